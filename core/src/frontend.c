@@ -1,0 +1,204 @@
+/*
+ * frontend.c — per-channel scaling, calibration, Rogowski integration and
+ * computed currents: one block of interleaved secondary-unit frames in,
+ * planar primary-unit rows out (m->out).
+ *
+ * Invariants:
+ *  - Every output row is delayed by exactly BM_FE_DELAY samples against its
+ *    input (minus the channel's phase-calibration advance), so all rows stay
+ *    time-aligned and products u·i are taken at one instant.
+ *  - Plain channels cost a copy and a multiply; only channels with a phase
+ *    calibration or a Rogowski coil run the BM_FIR_TAPS-tap FIR.
+ *  - Rogowski: y[n] = y[n-1] + k·(C*x)[n] with C designed (fir.c) so that the
+ *    whole is an exact integrator with an integer delay. The input DC is
+ *    removed with the mean of the previous half window (exact over whole
+ *    cycles), and the integrator is re-centred on the output mean of each half
+ *    window, so nothing drifts (measure.c feeds both back). The re-centring
+ *    also corrects the rest of the block in hand, so it takes effect exactly
+ *    at the half-window boundary.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "meter_priv.h"
+
+#define TWO_PI 6.283185307179586
+
+double bm_fe_theta_max(const bm_meter *m)
+{
+	/* the 50th harmonic of 65 Hz, or 0.85·π where the sample rate is too low */
+	double th = TWO_PI * 65.0 * 50.0 / m->fs;
+	return th < 0.85 * 3.141592653589793 ? th : 0.85 * 3.141592653589793;
+}
+
+static bm_err setup_channel(bm_meter *m, unsigned ch, double gain, const bm_cal *cal, bool rcoil)
+{
+	bm_fe_ch *f = &m->fe[ch];
+	const double lo = 0.5 * (BM_FIR_TAPS - 1); /* the FIR's symmetric centre */
+	/* positive phase_deg: the sensor lags, so advance the channel */
+	double adv = cal->phase_deg / 360.0 * m->fs / m->cfg.nominal_hz;
+	double tau = BM_FE_DELAY - adv;
+
+	f->offset = (float)cal->offset;
+	if (rcoil) {
+		double tc = tau + 0.5; /* the running sum takes half a sample back */
+		double di = floor(tc - lo + 0.5);
+		f->kind = FE_RCOIL;
+		f->shift = (uint8_t)di;
+		f->in_gain = (float)cal->gain;
+		f->y_gain = gain * cal->gain / m->fs;
+		if (!bm_fir_design(f->h, tc - di, true, bm_fe_theta_max(m), TWO_PI * m->cfg.nominal_hz / m->fs))
+			return BM_E_INVAL;
+		return BM_OK;
+	}
+	f->gain = (float)(gain * cal->gain);
+	if (adv == 0.0) {
+		f->kind = FE_PLAIN;
+		f->shift = BM_FE_DELAY;
+		return BM_OK;
+	}
+	double di = floor(tau - lo + 0.5);
+	f->kind = FE_FIR;
+	f->shift = (uint8_t)di;
+	if (!bm_fir_design(f->h, tau - di, false, bm_fe_theta_max(m), TWO_PI * m->cfg.nominal_hz / m->fs))
+		return BM_E_INVAL;
+	return BM_OK;
+}
+
+bm_err bm_fe_init(bm_meter *m)
+{
+	const bm_meter_cfg *cfg = &m->cfg;
+	for (unsigned k = 0; k < BM_VOLTAGE_INPUTS; k++) {
+		bm_err e = setup_channel(m, k, cfg->vt_ratio, &cfg->ucal[k], false);
+		if (e)
+			return e;
+	}
+	m->three_wire_any = false;
+	for (unsigned c = 0; c < cfg->n_circuits; c++) {
+		const bm_circuit_cfg *cc = &cfg->circuit[c];
+		unsigned used = bm_wiring_measured(cc->wiring);
+		if (bm_wiring_three_wire(cc->wiring))
+			m->three_wire_any = true;
+		for (unsigned p = 0; p < BM_PHASE_INPUTS; p++) {
+			if (!(used & (1u << p)))
+				continue;
+			const bm_sensor_cfg *s = &cc->sensor[p];
+			double g;
+			bool rc = false;
+			switch (s->type) {
+			case BM_SENSOR_CT: g = s->primary_a / s->secondary; break;
+			case BM_SENSOR_VCT: g = s->primary_a / (s->secondary * 1e-3); break;
+			default:
+				/* coil: V = M·di/dt with M·2π·50 = secondary/primary (rated at 50 Hz) */
+				g = TWO_PI * 50.0 * s->primary_a / (s->secondary * 1e-3);
+				rc = true;
+				break;
+			}
+			bm_err e = setup_channel(m, (unsigned)bm_ch_current(c, p), g, &s->cal, rc);
+			if (e)
+				return e;
+		}
+	}
+	return BM_OK;
+}
+
+/* Pull channel ch of the gathered frames into its history (secondary units,
+ * offset removed) and write its primary-unit output row. */
+static void run_channel(bm_meter *m, unsigned ch)
+{
+	bm_fe_ch *f = &m->fe[ch];
+	float *hist = f->hist;
+	float *x = hist + BM_FE_HIST;
+	const float *in = m->inbuf + ch;
+	const unsigned stride = m->n_ch;
+	float *out = m->out[ch];
+
+	if (f->kind == FE_RCOIL) {
+		const float dc = (float)f->dc;
+		float *raw = m->out[BM_ROW_RAW0 + ch];
+		for (unsigned i = 0; i < BM_BLOCK; i++) {
+			float v = (in[(size_t)i * stride] - f->offset) * f->in_gain - dc;
+			x[i] = v;
+			raw[i] = v;
+		}
+		double y = f->y;
+		const float *src = hist + BM_FE_HIST - f->shift;
+		for (unsigned i = 0; i < BM_BLOCK; i++) {
+			float acc = 0.0f;
+			for (unsigned k = 0; k < BM_FIR_TAPS; k++)
+				acc += f->h[k] * src[(int)i - (int)k];
+			y += f->y_gain * acc;
+			out[i] = (float)y;
+		}
+		f->y = y;
+	} else {
+		for (unsigned i = 0; i < BM_BLOCK; i++)
+			x[i] = in[(size_t)i * stride] - f->offset;
+		const float g = f->gain;
+		const float *src = hist + BM_FE_HIST - f->shift;
+		if (f->kind == FE_PLAIN) {
+			for (unsigned i = 0; i < BM_BLOCK; i++)
+				out[i] = src[i] * g;
+		} else {
+			for (unsigned i = 0; i < BM_BLOCK; i++) {
+				float acc = 0.0f;
+				for (unsigned k = 0; k < BM_FIR_TAPS; k++)
+					acc += f->h[k] * src[(int)i - (int)k];
+				out[i] = acc * g;
+			}
+		}
+	}
+	memmove(hist, hist + BM_BLOCK, BM_FE_HIST * sizeof hist[0]);
+}
+
+void bm_fe_process(bm_meter *m)
+{
+	for (unsigned ch = 0; ch < m->n_ch; ch++)
+		if (m->fe[ch].kind != FE_OFF)
+			run_channel(m, ch);
+	bm_fe_derive(m, 0);
+}
+
+void bm_fe_recentre(bm_meter *m, unsigned ch, double mean, unsigned i0)
+{
+	float d = (float)mean;
+	m->fe[ch].y -= mean;
+	for (unsigned i = i0; i < BM_BLOCK; i++)
+		m->out[ch][i] -= d;
+}
+
+void bm_fe_derive(bm_meter *m, unsigned i0)
+{
+	const bm_meter_cfg *cfg = &m->cfg;
+	/* Currents the wiring computes rather than measures (spec §4.4). */
+	for (unsigned c = 0; c < cfg->n_circuits; c++) {
+		float *i1 = m->out[bm_ch_current(c, 0)], *i2 = m->out[bm_ch_current(c, 1)];
+		float *i3 = m->out[bm_ch_current(c, 2)], *in = m->out[bm_ch_current(c, 3)];
+		switch (cfg->circuit[c].wiring) {
+		case BM_WIRING_3P4W_3CT:
+			for (unsigned i = i0; i < BM_BLOCK; i++)
+				in[i] = -(i1[i] + i2[i] + i3[i]);
+			break;
+		case BM_WIRING_3P3W_2CT:
+			for (unsigned i = i0; i < BM_BLOCK; i++)
+				i2[i] = -(i1[i] + i3[i]);
+			break;
+		case BM_WIRING_1P3W:
+			for (unsigned i = i0; i < BM_BLOCK; i++)
+				in[i] = -(i1[i] + i2[i]);
+			break;
+		default:
+			break;
+		}
+	}
+	/* Voltages against the artificial neutral, for three-wire power. */
+	if (m->three_wire_any) {
+		const float *u1 = m->out[0], *u2 = m->out[1], *u3 = m->out[2];
+		for (unsigned i = i0; i < BM_BLOCK; i++) {
+			float mean = (u1[i] + u2[i] + u3[i]) * (1.0f / 3.0f);
+			m->out[BM_ROW_ART0][i] = u1[i] - mean;
+			m->out[BM_ROW_ART0 + 1][i] = u2[i] - mean;
+			m->out[BM_ROW_ART0 + 2][i] = u3[i] - mean;
+		}
+	}
+}

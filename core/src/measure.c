@@ -1,0 +1,502 @@
+/*
+ * measure.c — windowing, accumulation and the per-window quantities.
+ *
+ * Invariants (derivation and error budget in docs/measurement.md):
+ *  - Time runs as half windows ("segments") of N/2 cycles of the frequency
+ *    each was sized for; a window is two consecutive segments. Segment ends
+ *    are real numbers, so windows are exactly N cycles long.
+ *  - Sample n (at position x relative to `origin`) adds to segment [s, e)
+ *    with weight H(e − x) − H(s − x), the integral of its linear-interpolation
+ *    hat over the segment. Weights of every sample sum to 1 across segments,
+ *    and Σw·g(x) is the trapezoid integral of g with fractional ends, whose
+ *    error over whole cycles is O(h³) per end: below 1e-7 of the window.
+ *  - Interior samples (weight 1) take the fast loop; only the 2 samples at
+ *    each segment end take the weighted path.
+ *  - The next window's length is chosen when its predecessor's first half
+ *    ends, so a boundary sample always knows both segments' oscillators.
+ *  - Accumulation order depends only on absolute sample positions, so the
+ *    results do not depend on how the caller split its input.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "meter_priv.h"
+
+#define TWO_PI 6.283185307179586
+#define SQRT2 1.4142135623730951
+
+/* ∫_{-∞}^{x} hat(t) dt for the unit triangle on [-1, 1]. */
+static double hat_cdf(double x)
+{
+	if (x <= -1.0)
+		return 0.0;
+	if (x <= 0.0)
+		return 0.5 * (1.0 + x) * (1.0 + x);
+	if (x < 1.0)
+		return 1.0 - 0.5 * (1.0 - x) * (1.0 - x);
+	return 1.0;
+}
+
+static double half_len(const bm_meter *m, double f)
+{
+	return 0.5 * m->ncyc * m->fs / f;
+}
+
+static void seg_reset(bm_seg_acc *a, double start, double len, double f)
+{
+	memset(a, 0, sizeof *a);
+	a->start = start;
+	a->end = start + len;
+	a->f = f;
+}
+
+static bool wiring_has_in(bm_wiring w)
+{
+	return w == BM_WIRING_3P4W_4CT || w == BM_WIRING_3P4W_3CT || w == BM_WIRING_1P3W;
+}
+
+void bm_ms_init(bm_meter *m)
+{
+	const bm_meter_cfg *cfg = &m->cfg;
+	m->n_rows = 0;
+	m->n_prod = 0;
+	m->n_raw = 0;
+	for (uint8_t k = 0; k < BM_VOLTAGE_INPUTS; k++)
+		m->rows[m->n_rows++] = k;
+	for (uint8_t k = 0; k < 3; k++) {
+		m->prod_a[m->n_prod] = k;
+		m->prod_b[m->n_prod] = (uint8_t)((k + 1) % 3);
+		m->prod_slot[m->n_prod++] = k;
+	}
+	for (unsigned c = 0; c < cfg->n_circuits; c++) {
+		bm_wiring w = cfg->circuit[c].wiring;
+		unsigned ph = bm_wiring_phases(w);
+		bool tw = bm_wiring_three_wire(w);
+		for (unsigned p = 0; p < 3; p++) {
+			if (!(ph & (1u << p)))
+				continue;
+			uint8_t row = (uint8_t)bm_ch_current(c, p);
+			m->rows[m->n_rows++] = row;
+			m->prod_a[m->n_prod] = (uint8_t)(tw ? BM_ROW_ART0 + p : p);
+			m->prod_b[m->n_prod] = row;
+			m->prod_slot[m->n_prod++] = (uint8_t)(3 + 3 * c + p);
+		}
+		if (wiring_has_in(w))
+			m->rows[m->n_rows++] = (uint8_t)bm_ch_current(c, 3);
+	}
+	for (unsigned ch = 0; ch < m->n_ch; ch++)
+		if (m->fe[ch].kind == FE_RCOIL)
+			m->raw[m->n_raw++] = (uint8_t)ch;
+
+	double f0 = cfg->nominal_hz;
+	m->origin = 0;
+	m->cur = 0;
+	m->nxt = 1;
+	m->first = 2;
+	seg_reset(&m->acc[0], 0.0, half_len(m, f0), f0);
+	seg_reset(&m->acc[1], m->acc[0].end, half_len(m, f0), f0);
+	m->next_win_f = f0;
+	m->ref = 0;
+	m->zc_hyst = (float)(0.5 * cfg->u_min_v);
+}
+
+/* Weighted contribution of block sample i (position x) to segment a. */
+static void acc_weighted(bm_meter *m, bm_seg_acc *a, unsigned i, double x, double w)
+{
+	double th = TWO_PI * a->f / m->fs * (x - a->start);
+	double wc = w * cos(th), ws = w * sin(th);
+	for (unsigned k = 0; k < m->n_rows; k++) {
+		unsigned r = m->rows[k];
+		double v = m->out[r][i];
+		a->s1[r] += w * v;
+		a->s2[r] += w * v * v;
+		a->sc[r] += wc * v;
+		a->ss[r] += ws * v;
+	}
+	for (unsigned k = 0; k < m->n_prod; k++)
+		a->sp[m->prod_slot[k]] += w * (double)m->out[m->prod_a[k]][i] * (double)m->out[m->prod_b[k]][i];
+	for (unsigned k = 0; k < m->n_raw; k++) {
+		unsigned ch = m->raw[k];
+		a->s1[BM_MAX_CH + ch] += w * m->out[BM_ROW_RAW0 + ch][i];
+	}
+	a->w += w;
+}
+
+/* Weight-1 samples i0..i1-1 (position of i0 is x0) into segment a. */
+static void acc_fast(bm_meter *m, bm_seg_acc *a, unsigned i0, unsigned i1, double x0)
+{
+	double c[BM_BLOCK], s[BM_BLOCK];
+	const unsigned n = i1 - i0;
+	const double om = TWO_PI * a->f / m->fs;
+	const double cr = cos(om), sr = sin(om);
+	double th0 = om * (x0 - a->start);
+	c[0] = cos(th0);
+	s[0] = sin(th0);
+	for (unsigned k = 1; k < n; k++) { /* rotation: ≤ BM_BLOCK steps, drift ~1e-14 */
+		c[k] = c[k - 1] * cr - s[k - 1] * sr;
+		s[k] = s[k - 1] * cr + c[k - 1] * sr;
+	}
+	for (unsigned k = 0; k < m->n_rows; k++) {
+		unsigned r = m->rows[k];
+		const float *x = &m->out[r][i0];
+		double s1 = 0.0, s2 = 0.0, sc = 0.0, ss = 0.0;
+		for (unsigned j = 0; j < n; j++) {
+			double v = x[j];
+			s1 += v;
+			s2 += v * v;
+			sc += v * c[j];
+			ss += v * s[j];
+		}
+		a->s1[r] += s1;
+		a->s2[r] += s2;
+		a->sc[r] += sc;
+		a->ss[r] += ss;
+	}
+	for (unsigned k = 0; k < m->n_prod; k++) {
+		const float *xa = &m->out[m->prod_a[k]][i0], *xb = &m->out[m->prod_b[k]][i0];
+		double sp = 0.0;
+		for (unsigned j = 0; j < n; j++)
+			sp += (double)xa[j] * (double)xb[j];
+		a->sp[m->prod_slot[k]] += sp;
+	}
+	for (unsigned k = 0; k < m->n_raw; k++) {
+		unsigned ch = m->raw[k];
+		const float *x = &m->out[BM_ROW_RAW0 + ch][i0];
+		double s1 = 0.0;
+		for (unsigned j = 0; j < n; j++)
+			s1 += x[j];
+		a->s1[BM_MAX_CH + ch] += s1;
+	}
+	a->w += n;
+}
+
+/* Positive-going zero crossings of the reference voltage, with hysteresis,
+ * for the coarse frequency that catches steps the phase method cannot. */
+static void zc_scan(bm_meter *m)
+{
+	if (m->ref < 0)
+		return;
+	const float *x = m->out[m->ref];
+	for (unsigned i = 0; i < BM_BLOCK; i++) {
+		float v = x[i];
+		if (!m->zc_armed) {
+			if (v < -m->zc_hyst)
+				m->zc_armed = true;
+		} else if (v >= 0.0f) {
+			float p = m->zc_prev; /* < 0: armed and not yet crossed */
+			double t = (double)(m->n0 + i) - 1.0 + (double)(-p) / ((double)v - (double)p);
+			m->zc_t[m->zc_n % 8u] = t;
+			m->zc_n++;
+			m->zc_armed = false;
+		}
+		m->zc_prev = v;
+	}
+}
+
+/* Coarse frequency from the last crossings, 0 if too few or stale. */
+static double zc_freq(const bm_meter *m)
+{
+	uint32_t k = m->zc_n < 8u ? m->zc_n : 8u;
+	if (k < 3)
+		return 0.0;
+	double tl = m->zc_t[(m->zc_n - 1) % 8u], tf = m->zc_t[(m->zc_n - k) % 8u];
+	double now = (double)(m->n0 + BM_BLOCK);
+	if (now - tl > 0.1 * m->fs || tl <= tf) /* nothing for 100 ms: signal gone */
+		return 0.0;
+	return (double)(k - 1) * m->fs / (tl - tf);
+}
+
+static double clamp_pf(double v)
+{
+	return v > 1.0 ? 1.0 : (v < -1.0 ? -1.0 : v);
+}
+
+/* Window quantities from the two halves a (first) and b (second). */
+static void compute_results(bm_meter *m, const bm_seg_acc *a, const bm_seg_acc *b)
+{
+	const bm_meter_cfg *cfg = &m->cfg;
+	bm_results *r = &m->res;
+	const double W = a->w + b->w;
+	double mean[BM_MAX_CH + 3];
+	double xr[BM_MAX_CH], xi[BM_MAX_CH];
+
+	memset(r, 0, sizeof *r);
+	r->seq = m->win_seq++;
+	r->start = (double)m->origin + a->start;
+	r->length = W;
+	r->f_window = a->f;
+	r->n_circuits = cfg->n_circuits;
+	if (m->locked_run >= 2)
+		r->flags |= BM_WIN_LOCKED;
+	if (m->ref < 0)
+		r->flags |= BM_WIN_NOREF;
+
+	for (unsigned k = 0; k < m->n_rows; k++) {
+		unsigned ch = m->rows[k];
+		double mu = (a->s1[ch] + b->s1[ch]) / W;
+		double ac = (a->s2[ch] + b->s2[ch]) / W - mu * mu;
+		mean[ch] = mu;
+		r->rms[ch] = ac > 0.0 ? sqrt(ac) : 0.0;
+		/* both halves hold N/2 whole cycles, so their phase origins agree */
+		xr[ch] = SQRT2 / W * (a->sc[ch] + b->sc[ch]);
+		xi[ch] = -SQRT2 / W * (a->ss[ch] + b->ss[ch]);
+		r->ph_re[ch] = xr[ch];
+		r->ph_im[ch] = xi[ch];
+	}
+	double um = (mean[0] + mean[1] + mean[2]) / 3.0;
+	for (unsigned p = 0; p < 3; p++)
+		mean[BM_ROW_ART0 + p] = mean[p] - um;
+	double cov[3 + 3 * BM_MAX_CIRCUITS];
+	for (unsigned k = 0; k < m->n_prod; k++) {
+		unsigned s = m->prod_slot[k];
+		cov[s] = (a->sp[s] + b->sp[s]) / W - mean[m->prod_a[k]] * mean[m->prod_b[k]];
+	}
+
+	const double umin = cfg->u_min_v;
+	double U[3], UL[3];
+	for (unsigned p = 0; p < 3; p++)
+		U[p] = r->rms[p] >= umin ? r->rms[p] : 0.0;
+	for (unsigned p = 0; p < 3; p++) {
+		unsigned q = (p + 1) % 3;
+		double v2 = r->rms[p] * r->rms[p] + r->rms[q] * r->rms[q] - 2.0 * cov[p];
+		double v = v2 > 0.0 ? sqrt(v2) : 0.0;
+		UL[p] = v >= umin ? v : 0.0;
+	}
+	double F[3];
+	for (unsigned p = 0; p < 3; p++)
+		F[p] = U[p] > 0.0 ? m->f_phase[p] : NAN;
+
+	for (unsigned c = 0; c < cfg->n_circuits; c++) {
+		const bm_circuit_cfg *cc = &cfg->circuit[c];
+		double *v = r->v[c];
+		const unsigned ph = bm_wiring_phases(cc->wiring);
+		const bool tw = bm_wiring_three_wire(cc->wiring);
+		const unsigned nph = ph == 7u ? 3u : (ph == 3u ? 2u : 1u);
+		for (unsigned q = 0; q < BM_Q_COUNT; q++)
+			v[q] = NAN;
+
+		/* voltages */
+		if (!tw) {
+			double sum = 0.0;
+			for (unsigned p = 0; p < nph; p++) {
+				v[BM_Q_U1 + p] = U[p];
+				sum += U[p];
+			}
+			v[BM_Q_Uavg] = sum / nph;
+		}
+		if (nph == 3) {
+			v[BM_Q_U12] = UL[0];
+			v[BM_Q_U23] = UL[1];
+			v[BM_Q_U31] = UL[2];
+			v[BM_Q_ULavg] = (UL[0] + UL[1] + UL[2]) / 3.0;
+			if (!tw) {
+				double zr = (xr[0] + xr[1] + xr[2]) / 3.0, zi = (xi[0] + xi[1] + xi[2]) / 3.0;
+				v[BM_Q_U0] = sqrt(zr * zr + zi * zi);
+			}
+		} else if (nph == 2) {
+			v[BM_Q_U12] = UL[0];
+			v[BM_Q_ULavg] = UL[0];
+		}
+		for (unsigned p = 0; p < nph; p++)
+			v[BM_Q_F1 + p] = F[p];
+		v[BM_Q_F] = m->ref >= 0 ? m->f_phase[m->ref] : NAN;
+
+		/* currents */
+		double I[3] = {0, 0, 0}, isum = 0.0;
+		for (unsigned p = 0; p < nph; p++) {
+			double x = r->rms[bm_ch_current(c, p)];
+			I[p] = x >= cc->i_min_a ? x : 0.0;
+			v[BM_Q_I1 + p] = I[p];
+			isum += I[p];
+		}
+		v[BM_Q_Iavg] = isum / nph;
+		if (wiring_has_in(cc->wiring)) {
+			double x = r->rms[bm_ch_current(c, 3)];
+			v[BM_Q_In] = x >= cc->i_min_a ? x : 0.0;
+		}
+
+		/* powers */
+		double Pt = 0.0, Qt = 0.0, St = 0.0, P1t = 0.0;
+		double vr0 = (xr[0] + xr[1] + xr[2]) / 3.0, vi0 = (xi[0] + xi[1] + xi[2]) / 3.0;
+		for (unsigned p = 0; p < nph; p++) {
+			unsigned ich = (unsigned)bm_ch_current(c, p);
+			double ur = xr[p], ui = xi[p];
+			if (tw) { /* against the artificial neutral (Σi = 0 in three-wire) */
+				ur -= vr0;
+				ui -= vi0;
+			}
+			bool live = I[p] > 0.0 && (tw ? (UL[0] + UL[1] + UL[2]) > 0.0 : U[p] > 0.0);
+			double P = 0.0, Q = 0.0, P1 = 0.0, S = 0.0, Sf = 0.0;
+			if (live) {
+				P = cov[3 + 3 * c + p];
+				/* S1 = U·I* with I = (xr - j xi)* ... conj of the current phasor */
+				P1 = ur * xr[ich] + ui * xi[ich];
+				Q = ui * xr[ich] - ur * xi[ich];
+				Sf = sqrt(P1 * P1 + Q * Q);
+				S = U[p] * I[p];
+			}
+			Pt += P;
+			Qt += Q;
+			P1t += P1;
+			St += S;
+			if (!tw) {
+				v[BM_Q_P1 + p] = P;
+				v[BM_Q_Q1 + p] = Q;
+				v[BM_Q_S1 + p] = S;
+				v[BM_Q_PF1 + p] = S > 0.0 ? clamp_pf(P / S) : 1.0;
+				v[BM_Q_DPF1 + p] = Sf > 0.0 ? clamp_pf(P1 / Sf) : 1.0;
+			}
+		}
+		if (tw) {
+			/* IEEE 1459 effective apparent power: S = 3·Ue·Ie */
+			double ue2 = (UL[0] * UL[0] + UL[1] * UL[1] + UL[2] * UL[2]) / 9.0;
+			double ie2 = (I[0] * I[0] + I[1] * I[1] + I[2] * I[2]) / 3.0;
+			St = 3.0 * sqrt(ue2 * ie2);
+		}
+		v[BM_Q_P] = Pt;
+		v[BM_Q_Q] = Qt;
+		v[BM_Q_S] = St;
+		v[BM_Q_PF] = St > 0.0 ? clamp_pf(Pt / St) : 1.0;
+		double sf = sqrt(P1t * P1t + Qt * Qt);
+		v[BM_Q_DPF] = sf > 0.0 ? clamp_pf(P1t / sf) : 1.0;
+	}
+}
+
+/* Choose the reference voltage and the crossing hysteresis for what follows. */
+static void update_reference(bm_meter *m)
+{
+	int ref = -1;
+	for (int k = 0; k < BM_VOLTAGE_INPUTS; k++)
+		if (m->res.rms[k] >= m->cfg.u_min_v && m->res.rms[k] > 0.0) {
+			ref = k;
+			break;
+		}
+	if (ref != m->ref) {
+		m->zc_n = 0;
+		m->zc_armed = false;
+		m->ref = ref;
+	}
+	if (ref >= 0)
+		m->zc_hyst = (float)(0.1 * SQRT2 * m->res.rms[ref]);
+}
+
+static void finalize_segment(bm_meter *m, unsigned i_next)
+{
+	bm_seg_acc *a = &m->acc[m->cur];
+	const bool second = (m->seg_idx & 1u) != 0;
+	const double W = a->w;
+	double ph[3][2], fest[3];
+
+	for (unsigned p = 0; p < 3; p++) {
+		ph[p][0] = SQRT2 / W * a->sc[p];
+		ph[p][1] = -SQRT2 / W * a->ss[p];
+		fest[p] = NAN;
+		if (m->have_prev) {
+			/* phase advance over the previous half window of prev_len samples */
+			double re = ph[p][0] * m->prev_ph[p][0] + ph[p][1] * m->prev_ph[p][1];
+			double im = ph[p][1] * m->prev_ph[p][0] - ph[p][0] * m->prev_ph[p][1];
+			double dphi = atan2(im, re);
+			fest[p] = m->prev_f + dphi * m->fs / (TWO_PI * m->prev_len);
+		}
+	}
+
+	/* Rogowski: re-centre the integrator on this half window's mean, from
+	 * the next sample on; learn the input DC only from a half window that
+	 * held whole cycles (sized within 0.05 Hz), where the mean is exact. */
+	bool whole = m->ref < 0 || (isfinite(fest[m->ref]) && fabs(fest[m->ref] - a->f) < 0.05);
+	for (unsigned k = 0; k < m->n_raw; k++) {
+		unsigned ch = m->raw[k];
+		if (whole)
+			m->fe[ch].dc += a->s1[BM_MAX_CH + ch] / W;
+		bm_fe_recentre(m, ch, a->s1[ch] / W, i_next);
+	}
+	if (m->n_raw)
+		bm_fe_derive(m, i_next);
+
+	if (!second) {
+		double nf = m->cfg.nominal_hz;
+		bool locked = false;
+		if (m->ref >= 0) {
+			double fz = zc_freq(m), fp = fest[m->ref];
+			if (m->have_prev && isfinite(fp) && (fz == 0.0 || fabs(fp - fz) < 1.0)) {
+				nf = fp;
+				locked = fz != 0.0;
+			} else if (fz != 0.0) {
+				nf = fz;
+			}
+		}
+		if (!(nf >= 42.0 && nf <= 68.0)) {
+			nf = m->cfg.nominal_hz;
+			locked = false;
+		}
+		m->locked_run = locked ? m->locked_run + 1 : 0;
+		m->next_win_f = nf;
+	} else {
+		for (unsigned p = 0; p < 3; p++)
+			m->f_phase[p] = fest[p];
+	}
+	memcpy(m->prev_ph, ph, sizeof ph);
+	m->prev_len = W;
+	m->prev_f = a->f;
+	m->have_prev = true;
+
+	uint8_t old_cur = m->cur, old_first = m->first;
+	if (second) {
+		compute_results(m, &m->acc[old_first], a);
+		update_reference(m);
+		m->ready = true;
+	}
+	/* rotate slots: the next segment becomes current; a free one becomes next */
+	uint8_t ncur = m->nxt;
+	uint8_t free_slot = (uint8_t)(3 - ncur - (second ? old_first : old_cur));
+	/* after a second half, `first` is free until the next first half ends */
+	m->first = second ? old_first : old_cur;
+	double f2 = second ? m->acc[ncur].f : m->next_win_f;
+	seg_reset(&m->acc[free_slot], m->acc[ncur].end, half_len(m, f2), f2);
+	m->cur = ncur;
+	m->nxt = free_slot;
+	m->seg_idx++;
+
+	/* re-base positions on the new segment's start */
+	double base = floor(m->acc[ncur].start);
+	if (base > 0.0) {
+		m->origin += (uint64_t)base;
+		for (unsigned k = 0; k < 3; k++) {
+			m->acc[k].start -= base;
+			m->acc[k].end -= base;
+		}
+	}
+}
+
+void bm_ms_process(bm_meter *m)
+{
+	zc_scan(m);
+	unsigned i = 0;
+	while (i < BM_BLOCK) {
+		bm_seg_acc *a = &m->acc[m->cur];
+		double x = (double)(int64_t)(m->n0 + i - m->origin);
+		double lo = ceil(a->start + 1.0), hi = floor(a->end - 1.0);
+		if (x >= lo && x <= hi) {
+			double room = hi - x + 1.0;
+			unsigned cnt = BM_BLOCK - i;
+			if (room < (double)cnt)
+				cnt = (unsigned)room;
+			acc_fast(m, a, i, i + cnt, x);
+			i += cnt;
+			continue;
+		}
+		double wc = hat_cdf(a->end - x) - hat_cdf(a->start - x);
+		if (wc > 0.0)
+			acc_weighted(m, a, i, x, wc);
+		if (x + 1.0 > a->end) {
+			bm_seg_acc *b = &m->acc[m->nxt];
+			double wn = hat_cdf(b->end - x) - hat_cdf(b->start - x);
+			if (wn > 0.0)
+				acc_weighted(m, b, i, x, wn);
+		}
+		bool last = x >= ceil(a->end);
+		i++;
+		if (last)
+			finalize_segment(m, i);
+	}
+}

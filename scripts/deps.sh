@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# deps.sh — install the Debian packages branchmeter needs, only if missing.
+# Usage: scripts/deps.sh [build|test]   (test adds the test-only peers)
+# Runs `apt-get update` only when something is missing. Needs root then.
+set -euo pipefail
+want=(cmake make gcc pkg-config libinih-dev libkissfft-dev)
+if [ "${1:-build}" = test ]; then
+  want+=(libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages and not root; run: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
