@@ -167,6 +167,19 @@ void bm_fe_recentre(bm_meter *m, unsigned ch, double mean, unsigned i0)
 		m->out[ch][i] -= d;
 }
 
+void bm_fe_derive_col(const bm_meter *m, float *col)
+{
+	for (unsigned c = 0; c < m->cfg.n_circuits; c++) {
+		float *i = col + bm_ch_current(c, 0);
+		switch (m->cfg.circuit[c].wiring) {
+		case BM_WIRING_3P4W_3CT: i[3] = -(i[0] + i[1] + i[2]); break;
+		case BM_WIRING_3P3W_2CT: i[1] = -(i[0] + i[2]); break;
+		case BM_WIRING_1P3W: i[3] = -(i[0] + i[1]); break;
+		default: break;
+		}
+	}
+}
+
 void bm_fe_derive(bm_meter *m, unsigned i0)
 {
 	const bm_meter_cfg *cfg = &m->cfg;

@@ -24,6 +24,7 @@
 
 #define TWO_PI 6.283185307179586
 #define SQRT2 1.4142135623730951
+#define PI 3.141592653589793
 
 /* ∫_{-∞}^{x} hat(t) dt for the unit triangle on [-1, 1]. */
 static double hat_cdf(double x)
@@ -100,26 +101,32 @@ void bm_ms_init(bm_meter *m)
 	m->zc_hyst = (float)(0.5 * cfg->u_min_v);
 }
 
-/* Weighted contribution of block sample i (position x) to segment a. */
-static void acc_weighted(bm_meter *m, bm_seg_acc *a, unsigned i, double x, double w)
+/* Weighted contribution of one sample (all rows in `col`, at position x). */
+static void acc_weighted(const bm_meter *m, bm_seg_acc *a, const float *col, double x, double w)
 {
 	double th = TWO_PI * a->f / m->fs * (x - a->start);
 	double wc = w * cos(th), ws = w * sin(th);
 	for (unsigned k = 0; k < m->n_rows; k++) {
 		unsigned r = m->rows[k];
-		double v = m->out[r][i];
+		double v = col[r];
 		a->s1[r] += w * v;
 		a->s2[r] += w * v * v;
 		a->sc[r] += wc * v;
 		a->ss[r] += ws * v;
 	}
 	for (unsigned k = 0; k < m->n_prod; k++)
-		a->sp[m->prod_slot[k]] += w * (double)m->out[m->prod_a[k]][i] * (double)m->out[m->prod_b[k]][i];
+		a->sp[m->prod_slot[k]] += w * (double)col[m->prod_a[k]] * (double)col[m->prod_b[k]];
 	for (unsigned k = 0; k < m->n_raw; k++) {
 		unsigned ch = m->raw[k];
-		a->s1[BM_MAX_CH + ch] += w * m->out[BM_ROW_RAW0 + ch][i];
+		a->s1[BM_MAX_CH + ch] += w * col[BM_ROW_RAW0 + ch];
 	}
 	a->w += w;
+}
+
+static void column(const bm_meter *m, unsigned i, float col[BM_ROWS])
+{
+	for (unsigned r = 0; r < BM_ROWS; r++)
+		col[r] = m->out[r][i];
 }
 
 /* Weight-1 samples i0..i1-1 (position of i0 is x0) into segment a. */
@@ -392,37 +399,63 @@ static void finalize_segment(bm_meter *m, unsigned i_next)
 		ph[p][1] = -SQRT2 / W * a->ss[p];
 		fest[p] = NAN;
 		if (m->have_prev) {
-			/* phase advance over the previous half window of prev_len samples */
+			/* A half window of T seconds sized for f' holds N/2 cycles of f'
+			 * and its phasor reads the phase at its start plus π(f − f')T.
+			 * With the phase advance 2πf·T_prev between the two starts, the
+			 * measured difference is Δφ ≡ π(f(T_prev + T) − N) (mod 2π), so
+			 * f = (N + Δφ/π) / (T_prev + T) whatever each was sized for. */
 			double re = ph[p][0] * m->prev_ph[p][0] + ph[p][1] * m->prev_ph[p][1];
 			double im = ph[p][1] * m->prev_ph[p][0] - ph[p][0] * m->prev_ph[p][1];
 			double dphi = atan2(im, re);
-			fest[p] = m->prev_f + dphi * m->fs / (TWO_PI * m->prev_len);
+			fest[p] = (m->ncyc + dphi / PI) * m->fs / (m->prev_len + W);
 		}
 	}
 
 	/* Rogowski: re-centre the integrator on this half window's mean, from
 	 * the next sample on; learn the input DC only from a half window that
-	 * held whole cycles (sized within 0.05 Hz), where the mean is exact. */
-	bool whole = m->ref < 0 || (isfinite(fest[m->ref]) && fabs(fest[m->ref] - a->f) < 0.05);
+	 * held whole cycles (sized within 0.01 Hz of the crossing count), where
+	 * the mean is exact: a mean over a fraction of a cycle more would put
+	 * ~δf/f of the amplitude into the DC estimate and ramp the integrator. */
+	double fz = m->ref >= 0 ? zc_freq(m) : 0.0;
+	bool whole = m->ref < 0 || (fz > 0.0 ? fabs(fz - a->f) < 0.01
+	                                      : isfinite(fest[m->ref]) && fabs(fest[m->ref] - a->f) < 0.01);
 	for (unsigned k = 0; k < m->n_raw; k++) {
 		unsigned ch = m->raw[k];
-		if (whole)
-			m->fe[ch].dc += a->s1[BM_MAX_CH + ch] / W;
+		if (whole) {
+			/* also the held-back boundary samples and the rest of the
+			 * block in hand, which the next half window reads */
+			double d = a->s1[BM_MAX_CH + ch] / W;
+			m->fe[ch].dc += d;
+			for (unsigned i = i_next; i < BM_BLOCK; i++)
+				m->out[BM_ROW_RAW0 + ch][i] -= (float)d;
+			for (unsigned k2 = 0; k2 < m->n_pend; k2++)
+				m->pend[k2][BM_ROW_RAW0 + ch] -= (float)d;
+		}
 		bm_fe_recentre(m, ch, a->s1[ch] / W, i_next);
+		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
+			m->pend[k2][ch] -= (float)(a->s1[ch] / W);
 	}
-	if (m->n_raw)
+	if (m->n_raw) {
 		bm_fe_derive(m, i_next);
+		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
+			bm_fe_derive_col(m, m->pend[k2]);
+	}
 
 	if (!second) {
 		double nf = m->cfg.nominal_hz;
 		bool locked = false;
 		if (m->ref >= 0) {
-			double fz = zc_freq(m), fp = fest[m->ref];
-			if (m->have_prev && isfinite(fp) && (fz == 0.0 || fabs(fp - fz) < 1.0)) {
-				nf = fp;
-				locked = fz != 0.0;
-			} else if (fz != 0.0) {
+			/* The phase method is exact once the window fits the signal, but
+			 * biased by leakage while it does not: when either half window it
+			 * compares was sized more than 0.2 Hz off, take the crossing
+			 * count (good to ~1e-4 Hz) first. */
+			double fp = fest[m->ref];
+			if (fz > 0.0 && (!isfinite(fp) || fabs(fz - a->f) > 0.2 || fabs(fz - m->prev_f) > 0.2 ||
+			                 fabs(fp - fz) > 0.5)) {
 				nf = fz;
+			} else if (isfinite(fp)) {
+				nf = fp;
+				locked = fz > 0.0;
 			}
 		}
 		if (!(nf >= 42.0 && nf <= 68.0)) {
@@ -456,6 +489,9 @@ static void finalize_segment(bm_meter *m, unsigned i_next)
 	m->cur = ncur;
 	m->nxt = free_slot;
 	m->seg_idx++;
+	for (unsigned k = 0; k < m->n_pend; k++)
+		acc_weighted(m, &m->acc[ncur], m->pend[k], m->pend_x[k], m->pend_w[k]);
+	m->n_pend = 0;
 
 	/* re-base positions on the new segment's start */
 	double base = floor(m->acc[ncur].start);
@@ -485,14 +521,20 @@ void bm_ms_process(bm_meter *m)
 			i += cnt;
 			continue;
 		}
+		float col[BM_ROWS];
+		column(m, i, col);
 		double wc = hat_cdf(a->end - x) - hat_cdf(a->start - x);
 		if (wc > 0.0)
-			acc_weighted(m, a, i, x, wc);
+			acc_weighted(m, a, col, x, wc);
 		if (x + 1.0 > a->end) {
 			bm_seg_acc *b = &m->acc[m->nxt];
 			double wn = hat_cdf(b->end - x) - hat_cdf(b->start - x);
-			if (wn > 0.0)
-				acc_weighted(m, b, i, x, wn);
+			if (wn > 0.0 && m->n_pend < 2) { /* at most 2: floor and ceil of the end */
+				memcpy(m->pend[m->n_pend], col, sizeof col);
+				m->pend_x[m->n_pend] = x;
+				m->pend_w[m->n_pend] = wn;
+				m->n_pend++;
+			}
 		}
 		bool last = x >= ceil(a->end);
 		i++;

@@ -14,6 +14,7 @@ enum { FE_OFF = 0, FE_PLAIN, FE_FIR, FE_RCOIL };
 /* Extra planar output rows after the BM_MAX_CH channel rows. */
 #define BM_ROW_ART0 BM_MAX_CH            /* 3 artificial-neutral voltages */
 #define BM_ROW_RAW0 (BM_MAX_CH + 3)      /* Rogowski pre-integration inputs */
+#define BM_ROWS (BM_MAX_CH + 3 + BM_MAX_CH)
 
 bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low);
 void bm_fir_response(const float h[BM_FIR_TAPS], double th, double *re, double *im);
@@ -23,6 +24,8 @@ bm_err bm_fe_init(bm_meter *m);
 void bm_fe_process(bm_meter *m);
 /* Computed currents and artificial-neutral rows for block samples i0.. */
 void bm_fe_derive(bm_meter *m, unsigned i0);
+/* The same for one column of all rows (indexed by row). */
+void bm_fe_derive_col(const bm_meter *m, float *col);
 /* Shift Rogowski channel ch's output by -mean from block sample i0 on. */
 void bm_fe_recentre(bm_meter *m, unsigned ch, double mean, unsigned i0);
 /* Band edge the FIRs are designed for, radians per sample. */

@@ -112,9 +112,15 @@ typedef struct bm_meter {
 	uint32_t seg_idx;          /* half windows finished since init */
 	uint8_t cur, nxt, first;   /* accumulator slots: in progress, next, finished first half */
 	bm_seg_acc acc[3];
+	/* boundary samples of the next half window, held back until the present
+	 * one is finished so that its corrections (Rogowski DC and re-centring)
+	 * reach them too */
+	uint8_t n_pend;
+	double pend_x[2], pend_w[2];
+	float pend[2][BM_MAX_CH + 3 + BM_MAX_CH];
 	double next_win_f;         /* frequency chosen for the next window */
 	double prev_ph[3][2];      /* last finished half window's voltage phasors */
-	double prev_len, prev_f;
+	double prev_len, prev_f; /* last finished half window: length (samples), sizing frequency */
 	bool have_prev;
 	double f_phase[3];         /* per-voltage frequency of the window in progress */
 	uint32_t locked_run;
