@@ -99,19 +99,24 @@ bm_err bm_fe_init(bm_meter *m)
 				return e;
 		}
 	}
+	for (unsigned r = 0; r < BM_ROWS; r++)
+		m->rowp[r] = r < BM_MAX_CH && m->fe[r].kind == FE_PLAIN ? m->fe[r].hist + BM_FE_HIST - BM_FE_DELAY
+		                                                       : m->out[r];
 	return BM_OK;
 }
 
 /* Pull channel ch of the gathered frames into its history (secondary units,
  * offset removed) and write its primary-unit output row. */
-static void run_channel(bm_meter *m, unsigned ch)
+static void run_channel(bm_meter *m, unsigned ch, const float *frames, size_t stride)
 {
 	bm_fe_ch *f = &m->fe[ch];
 	float *hist = f->hist;
 	float *x = hist + BM_FE_HIST;
-	const float *in = m->inbuf + ch;
-	const unsigned stride = m->n_ch;
+	const float *in = frames + ch;
 	float *out = m->out[ch];
+
+	/* history: the last BM_FE_HIST samples, then this block */
+	memmove(hist, hist + BM_BLOCK, BM_FE_HIST * sizeof hist[0]);
 
 	if (f->kind == FE_RCOIL) {
 		const float dc = (float)f->dc;
@@ -132,14 +137,16 @@ static void run_channel(bm_meter *m, unsigned ch)
 		}
 		f->y = y;
 	} else {
-		for (unsigned i = 0; i < BM_BLOCK; i++)
-			x[i] = in[(size_t)i * stride] - f->offset;
-		const float g = f->gain;
+		const float g = f->gain, off = f->offset;
 		const float *src = hist + BM_FE_HIST - f->shift;
 		if (f->kind == FE_PLAIN) {
+			/* gather and scale; the row is read in place BM_FE_DELAY back
+			 * (m->rowp), so nothing is copied */
 			for (unsigned i = 0; i < BM_BLOCK; i++)
-				out[i] = src[i] * g;
+				x[i] = (in[(size_t)i * stride] - off) * g;
 		} else {
+			for (unsigned i = 0; i < BM_BLOCK; i++)
+				x[i] = in[(size_t)i * stride] - off;
 			for (unsigned i = 0; i < BM_BLOCK; i++) {
 				float acc = 0.0f;
 				for (unsigned k = 0; k < BM_FIR_TAPS; k++)
@@ -148,14 +155,13 @@ static void run_channel(bm_meter *m, unsigned ch)
 			}
 		}
 	}
-	memmove(hist, hist + BM_BLOCK, BM_FE_HIST * sizeof hist[0]);
 }
 
-void bm_fe_process(bm_meter *m)
+void bm_fe_process(bm_meter *m, const float *in, size_t stride)
 {
 	for (unsigned ch = 0; ch < m->n_ch; ch++)
 		if (m->fe[ch].kind != FE_OFF)
-			run_channel(m, ch);
+			run_channel(m, ch, in, stride);
 	bm_fe_derive(m, 0);
 }
 
@@ -185,12 +191,13 @@ void bm_fe_derive(bm_meter *m, unsigned i0)
 	const bm_meter_cfg *cfg = &m->cfg;
 	/* Currents the wiring computes rather than measures (spec §4.4). */
 	for (unsigned c = 0; c < cfg->n_circuits; c++) {
-		float *i1 = m->out[bm_ch_current(c, 0)], *i2 = m->out[bm_ch_current(c, 1)];
-		float *i3 = m->out[bm_ch_current(c, 2)], *in = m->out[bm_ch_current(c, 3)];
+		const float *i1 = m->rowp[bm_ch_current(c, 0)], *i3 = m->rowp[bm_ch_current(c, 2)];
+		const float *i2r = m->rowp[bm_ch_current(c, 1)];
+		float *i2 = m->out[bm_ch_current(c, 1)], *in = m->out[bm_ch_current(c, 3)];
 		switch (cfg->circuit[c].wiring) {
 		case BM_WIRING_3P4W_3CT:
 			for (unsigned i = i0; i < BM_BLOCK; i++)
-				in[i] = -(i1[i] + i2[i] + i3[i]);
+				in[i] = -(i1[i] + i2r[i] + i3[i]);
 			break;
 		case BM_WIRING_3P3W_2CT:
 			for (unsigned i = i0; i < BM_BLOCK; i++)
@@ -198,7 +205,7 @@ void bm_fe_derive(bm_meter *m, unsigned i0)
 			break;
 		case BM_WIRING_1P3W:
 			for (unsigned i = i0; i < BM_BLOCK; i++)
-				in[i] = -(i1[i] + i2[i]);
+				in[i] = -(i1[i] + i2r[i]);
 			break;
 		default:
 			break;
@@ -206,7 +213,7 @@ void bm_fe_derive(bm_meter *m, unsigned i0)
 	}
 	/* Voltages against the artificial neutral, for three-wire power. */
 	if (m->three_wire_any) {
-		const float *u1 = m->out[0], *u2 = m->out[1], *u3 = m->out[2];
+		const float *u1 = m->rowp[0], *u2 = m->rowp[1], *u3 = m->rowp[2];
 		for (unsigned i = i0; i < BM_BLOCK; i++) {
 			float mean = (u1[i] + u2[i] + u3[i]) * (1.0f / 3.0f);
 			m->out[BM_ROW_ART0][i] = u1[i] - mean;

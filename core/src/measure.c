@@ -126,53 +126,75 @@ static void acc_weighted(const bm_meter *m, bm_seg_acc *a, const float *col, dou
 static void column(const bm_meter *m, unsigned i, float col[BM_ROWS])
 {
 	for (unsigned r = 0; r < BM_ROWS; r++)
-		col[r] = m->out[r][i];
+		col[r] = m->rowp[r][i];
 }
 
-/* Weight-1 samples i0..i1-1 (position of i0 is x0) into segment a. */
+/* Weight-1 samples i0..i1-1 (position of i0 is x0) into segment a.
+ * A range is at most one block (BM_BLOCK samples): it is summed in float
+ * lanes (4 per quantity, which compilers vectorise and which the Cortex-M4F's
+ * single-precision FPU runs natively), then added to the double totals.
+ * Rounding per range is ~1e-7 relative and random, so a window's sums stay
+ * within ~1e-8; the lane order is fixed by the range, which depends only on
+ * absolute sample positions, so results do not depend on input splitting. */
 static void acc_fast(bm_meter *m, bm_seg_acc *a, unsigned i0, unsigned i1, double x0)
 {
-	double c[BM_BLOCK], s[BM_BLOCK];
-	const unsigned n = i1 - i0;
+	float c[BM_BLOCK + 4], s[BM_BLOCK + 4];
+	const unsigned n = i1 - i0, n4 = n & ~3u;
 	const double om = TWO_PI * a->f / m->fs;
 	const double cr = cos(om), sr = sin(om);
 	double th0 = om * (x0 - a->start);
-	c[0] = cos(th0);
-	s[0] = sin(th0);
-	for (unsigned k = 1; k < n; k++) { /* rotation: ≤ BM_BLOCK steps, drift ~1e-14 */
-		c[k] = c[k - 1] * cr - s[k - 1] * sr;
-		s[k] = s[k - 1] * cr + c[k - 1] * sr;
+	double cd = cos(th0), sd = sin(th0);
+	for (unsigned k = 0; k < n; k++) { /* rotation in double: ≤ BM_BLOCK steps, drift ~1e-14 */
+		c[k] = (float)cd;
+		s[k] = (float)sd;
+		double t = cd * cr - sd * sr;
+		sd = sd * cr + cd * sr;
+		cd = t;
 	}
 	for (unsigned k = 0; k < m->n_rows; k++) {
 		unsigned r = m->rows[k];
-		const float *x = &m->out[r][i0];
-		double s1 = 0.0, s2 = 0.0, sc = 0.0, ss = 0.0;
-		for (unsigned j = 0; j < n; j++) {
-			double v = x[j];
-			s1 += v;
-			s2 += v * v;
-			sc += v * c[j];
-			ss += v * s[j];
+		const float *x = &m->rowp[r][i0];
+		float s1[4] = {0}, s2[4] = {0}, sc[4] = {0}, ss[4] = {0};
+		for (unsigned j = 0; j < n4; j += 4)
+			for (unsigned l = 0; l < 4; l++) {
+				float v = x[j + l];
+				s1[l] += v;
+				s2[l] += v * v;
+				sc[l] += v * c[j + l];
+				ss[l] += v * s[j + l];
+			}
+		for (unsigned j = n4; j < n; j++) {
+			float v = x[j];
+			s1[0] += v;
+			s2[0] += v * v;
+			sc[0] += v * c[j];
+			ss[0] += v * s[j];
 		}
-		a->s1[r] += s1;
-		a->s2[r] += s2;
-		a->sc[r] += sc;
-		a->ss[r] += ss;
+		a->s1[r] += (double)(s1[0] + s1[1]) + (double)(s1[2] + s1[3]);
+		a->s2[r] += (double)(s2[0] + s2[1]) + (double)(s2[2] + s2[3]);
+		a->sc[r] += (double)(sc[0] + sc[1]) + (double)(sc[2] + sc[3]);
+		a->ss[r] += (double)(ss[0] + ss[1]) + (double)(ss[2] + ss[3]);
 	}
 	for (unsigned k = 0; k < m->n_prod; k++) {
-		const float *xa = &m->out[m->prod_a[k]][i0], *xb = &m->out[m->prod_b[k]][i0];
-		double sp = 0.0;
-		for (unsigned j = 0; j < n; j++)
-			sp += (double)xa[j] * (double)xb[j];
-		a->sp[m->prod_slot[k]] += sp;
+		const float *xa = &m->rowp[m->prod_a[k]][i0], *xb = &m->rowp[m->prod_b[k]][i0];
+		float sp[4] = {0};
+		for (unsigned j = 0; j < n4; j += 4)
+			for (unsigned l = 0; l < 4; l++)
+				sp[l] += xa[j + l] * xb[j + l];
+		for (unsigned j = n4; j < n; j++)
+			sp[0] += xa[j] * xb[j];
+		a->sp[m->prod_slot[k]] += (double)(sp[0] + sp[1]) + (double)(sp[2] + sp[3]);
 	}
 	for (unsigned k = 0; k < m->n_raw; k++) {
 		unsigned ch = m->raw[k];
-		const float *x = &m->out[BM_ROW_RAW0 + ch][i0];
-		double s1 = 0.0;
-		for (unsigned j = 0; j < n; j++)
-			s1 += x[j];
-		a->s1[BM_MAX_CH + ch] += s1;
+		const float *x = &m->rowp[BM_ROW_RAW0 + ch][i0];
+		float s1[4] = {0};
+		for (unsigned j = 0; j < n4; j += 4)
+			for (unsigned l = 0; l < 4; l++)
+				s1[l] += x[j + l];
+		for (unsigned j = n4; j < n; j++)
+			s1[0] += x[j];
+		a->s1[BM_MAX_CH + ch] += (double)(s1[0] + s1[1]) + (double)(s1[2] + s1[3]);
 	}
 	a->w += n;
 }
@@ -183,7 +205,7 @@ static void zc_scan(bm_meter *m)
 {
 	if (m->ref < 0)
 		return;
-	const float *x = m->out[m->ref];
+	const float *x = m->rowp[m->ref];
 	for (unsigned i = 0; i < BM_BLOCK; i++) {
 		float v = x[i];
 		if (!m->zc_armed) {

@@ -40,16 +40,27 @@ size_t bm_meter_feed(bm_meter *m, const float *frames, size_t stride, size_t n, 
 	if (stride < m->n_ch)
 		return 0;
 	while (used < n) {
-		size_t take = BM_BLOCK - m->fill;
-		if (take > n - used)
-			take = n - used;
-		for (size_t k = 0; k < take; k++)
-			memcpy(&m->inbuf[(size_t)(m->fill + k) * m->n_ch], &frames[(used + k) * stride],
-			       m->n_ch * sizeof(float));
-		m->fill += (uint32_t)take;
-		used += take;
-		if (m->fill == BM_BLOCK) {
-			bm_fe_process(m);
+		const float *blk = NULL;
+		size_t blk_stride = m->n_ch;
+		if (m->fill == 0 && n - used >= BM_BLOCK) {
+			/* a whole block in the caller's buffer: read it in place */
+			blk = frames + used * stride;
+			blk_stride = stride;
+			used += BM_BLOCK;
+		} else {
+			size_t take = BM_BLOCK - m->fill;
+			if (take > n - used)
+				take = n - used;
+			for (size_t k = 0; k < take; k++)
+				memcpy(&m->inbuf[(size_t)(m->fill + k) * m->n_ch], &frames[(used + k) * stride],
+				       m->n_ch * sizeof(float));
+			m->fill += (uint32_t)take;
+			used += take;
+			if (m->fill == BM_BLOCK)
+				blk = m->inbuf;
+		}
+		if (blk) {
+			bm_fe_process(m, blk, blk_stride);
 			bm_ms_process(m);
 			m->n0 += BM_BLOCK;
 			m->fill = 0;

@@ -21,7 +21,7 @@ void bm_fir_response(const float h[BM_FIR_TAPS], double th, double *re, double *
 
 /* Front end (frontend.c). */
 bm_err bm_fe_init(bm_meter *m);
-void bm_fe_process(bm_meter *m);
+void bm_fe_process(bm_meter *m, const float *in, size_t stride);
 /* Computed currents and artificial-neutral rows for block samples i0.. */
 void bm_fe_derive(bm_meter *m, unsigned i0);
 /* The same for one column of all rows (indexed by row). */

@@ -101,6 +101,9 @@ typedef struct bm_meter {
 	/* planar outputs of the front end: channels, then 3 artificial-neutral
 	 * voltages, then Rogowski pre-integration inputs (for DC tracking) */
 	float out[BM_MAX_CH + 3 + BM_MAX_CH][BM_BLOCK];
+	/* where each row of the block lives: plain channels are read in place
+	 * from their history (no copy), everything else from `out` */
+	const float *rowp[BM_MAX_CH + 3 + BM_MAX_CH];
 	/* what to accumulate (built at init) */
 	uint8_t n_rows, n_prod, n_raw;
 	uint8_t rows[BM_MAX_CH];
