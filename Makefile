@@ -2,9 +2,12 @@
 BUILD   ?= build
 ASAN    ?= build-asan
 FUZZB   ?= build-fuzz
+CROSS   ?= build-cross
 JOBS    ?= $(shell nproc)
 RUNARGS ?=
 FUZZ_SECONDS ?= 20
+# Quiet the "Entering directory" lines of every sub-make, cmake's included.
+MAKEFLAGS += --no-print-directory
 
 # $(call stage,TEXT): a heading line that marks each stage in a long log.
 stage = @printf '\n==== %s ====\n' '$(1)'
@@ -18,6 +21,7 @@ help:
 	@echo "make build  build only (into ./$(BUILD))"
 	@echo "make clean  remove build folders"
 	@echo "variables: RUNARGS='--speed 10 ...' passes options to 'branchmeter run'"
+	@echo "           FUZZ_SECONDS=n fuzzes each target n s in make test (default $(FUZZ_SECONDS))"
 
 deps:
 	@scripts/deps.sh build
@@ -28,7 +32,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/app/branchmeter run --state-dir $(BUILD)/state $(RUNARGS)
+	$(BUILD)/app/branchmeter run $(RUNARGS)
 
 # Every stage runs even after one fails, so one CI log shows them all; the
 # last line counts the stages ("stages: N passed, N failed") and the exit
@@ -40,7 +44,7 @@ test:
 	@scripts/deps.sh test
 	@passed=0; failed=; \
 	for s in $(TEST_STAGES); do \
-	  if $(MAKE) --no-print-directory $$s; then passed=$$((passed + 1)); else failed="$$failed $$s"; fi; \
+	  if $(MAKE) $$s; then passed=$$((passed + 1)); else failed="$$failed $$s"; fi; \
 	done; \
 	printf '\n==== make test: summary ====\n'; \
 	for s in $(TEST_STAGES); do \
@@ -53,15 +57,16 @@ test-unit: build
 	$(call stage,unit + integration tests: ctest in $(BUILD)/)
 	@cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
+# Debug at -O1, as the ASan manual advises: test_measure ran in 33 s instead of 51 s at -O0.
 test-asan:
 	$(call stage,ASan + UBSan: gcc build and unit tests in $(ASAN)/)
-	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DBM_SANITIZE=ON -DCMAKE_C_COMPILER=gcc >/dev/null
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DBM_SANITIZE=ON -DCMAKE_C_COMPILER=gcc >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure --no-tests=error -j $(JOBS) -E '^integration_'
 
 test-cross:
-	$(call stage,Cortex-M4F cross-build: no OS / no malloc check and sizes in build-cross/)
-	@scripts/cross-check.sh
+	$(call stage,Cortex-M4F cross-build: no OS / no malloc check and sizes in $(CROSS)/)
+	@CROSS_OUT=$(CROSS) scripts/cross-check.sh
 
 test-fuzz:
 	$(call stage,fuzz: libFuzzer targets in $(FUZZB)/ for $(FUZZ_SECONDS) s each)
@@ -73,4 +78,4 @@ bench: build
 	@scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZB) build-cross
+	rm -rf $(BUILD) $(ASAN) $(FUZZB) $(CROSS)

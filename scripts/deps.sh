@@ -3,15 +3,22 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the test-only peers)
 # Runs `apt-get update` only when something is missing. Needs root then.
 set -euo pipefail
-want=(cmake make gcc pkg-config libinih-dev libkissfft-dev)
+want=(cmake make gcc libc6-dev pkg-config libinih-dev libkissfft-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcmocka-dev gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev)
+  # cmocka: unit tests; python3 (standard library only): the integration
+  # tests' checks and tests/tools; arm-none-eabi + newlib: scripts/cross-check.sh;
+  # clang + libclang-rt (libFuzzer, ASan) + llvm (llvm-symbolizer, for readable
+  # crash traces): scripts/fuzz-run.sh. gcc's own ASan runtime comes with gcc.
+  want+=(libcmocka-dev python3 gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev llvm)
 fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#want[@]} packages present"
+  exit 0
+fi
 echo "deps: installing ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
   echo "deps: missing packages and not root; run: sudo apt-get install ${missing[*]}" >&2
