@@ -1,0 +1,368 @@
+/*
+ * run.c — `branchmeter run`: the meter in real time (or faster) on the
+ * simulator or a looping COMTRADE recording, printing a live summary.
+ *
+ * Threads (DESIGN.md "Linux threads"): the sample thread generates or reads
+ * frames, feeds the core and publishes each finished window into a snapshot
+ * under a mutex held only for a copy, so no reader can stall it; the main
+ * thread prints from the snapshot every --interval seconds. Pacing: at
+ * --speed N the sample thread keeps the sample clock at N × wall time; with
+ * --speed max it never sleeps. --duration counts sample-clock seconds, so a
+ * run's results do not depend on the machine's speed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "comtrade.h"
+#include "sim.h"
+
+#define CHUNK 512
+
+typedef struct run_ctx {
+	/* configuration */
+	bm_meter_cfg cfg;
+	double speed;        /* 0 = max */
+	double duration_s;   /* 0 = until a signal */
+	bool use_sim;
+	bm_sim *sim;
+	bm_comtrade_reader *rd;
+	bm_comtrade_map map;
+	/* shared, under lock */
+	pthread_mutex_t lock;
+	bm_results snap;
+	uint64_t windows;
+	uint64_t samples;
+	double sim_unix;     /* simulated wall clock of the last window (sim only) */
+	bool finished;
+	char error[512];
+} run_ctx;
+
+static bm_meter meter;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: branchmeter run [--source sim|sim:FILE|comtrade:FILE] [--map MAP] [--speed N|max]\n"
+	      "                       [--duration S] [--interval S] [--json]\n"
+	      "  Runs the meter on the built-in simulator (default scenario, or an INI scenario file,\n"
+	      "  see docs/simulator.md) or on a COMTRADE recording played in a loop, and prints a\n"
+	      "  live per-circuit summary.\n"
+	      "  --speed N     sample clock runs N times wall time (default 1); 'max' = as fast as possible\n"
+	      "  --duration S  stop after S seconds of sample clock (default: run until Ctrl-C)\n"
+	      "  --interval S  print every S seconds of wall time (default 1)\n"
+	      "  --json        print each summary as one JSON line\n"
+	      "  --map MAP     COMTRADE channel mapping (see branchmeter analyze --help)\n",
+	      f);
+}
+
+/* Fill `buf` with n frames from the source; false on a source error. */
+static bool source_read(run_ctx *rc, float *buf, size_t n)
+{
+	if (rc->use_sim) {
+		bm_sim_generate(rc->sim, buf, BM_MAX_CH, n);
+		return true;
+	}
+	static double vals[CHUNK * 64];
+	const unsigned na = rc->rd->cfg.n_analog;
+	size_t got = 0;
+	while (got < n) {
+		size_t want = n - got, r = 0;
+		if (want * na > sizeof vals / sizeof vals[0])
+			want = sizeof vals / sizeof vals[0] / (na ? na : 1);
+		bm_err e = bm_comtrade_read(rc->rd, vals, NULL, want, &r, rc->error, sizeof rc->error);
+		if (e == BM_E_EOF || (e == BM_OK && r == 0)) {
+			if (bm_comtrade_rewind(rc->rd, rc->error, sizeof rc->error) != BM_OK)
+				return false;
+			continue;
+		}
+		if (e != BM_OK && r == 0)
+			return false;
+		for (size_t j = 0; j < r; j++)
+			bm_comtrade_map_frame(&rc->map, vals + j * na, na, buf + (got + j) * BM_MAX_CH, BM_MAX_CH);
+		got += r;
+	}
+	return true;
+}
+
+static void *sample_thread(void *arg)
+{
+	run_ctx *rc = arg;
+	static float buf[CHUNK * BM_MAX_CH];
+	const double fs = rc->cfg.sample_rate;
+	const double t0 = mono();
+	uint64_t n = 0;
+	const uint64_t limit = rc->duration_s > 0 ? (uint64_t)(rc->duration_s * fs) : UINT64_MAX;
+	while (!stop_flag && n < limit) {
+		if (rc->speed > 0) { /* keep the sample clock at speed × wall time */
+			double ahead = (double)n / fs / rc->speed - (mono() - t0);
+			if (ahead > 0.002) {
+				struct timespec ts = {0, (long)(ahead * 1e9)};
+				if (ahead > 0.05)
+					ts.tv_nsec = 50000000L;
+				nanosleep(&ts, NULL);
+				continue;
+			}
+		}
+		size_t want = CHUNK;
+		if (limit - n < want)
+			want = (size_t)(limit - n);
+		if (!source_read(rc, buf, want)) {
+			pthread_mutex_lock(&rc->lock);
+			rc->finished = true;
+			pthread_mutex_unlock(&rc->lock);
+			stop_flag = 1;
+			return NULL;
+		}
+		size_t off = 0;
+		while (off < want) {
+			bool ready = false;
+			off += bm_meter_feed(&meter, buf + off * BM_MAX_CH, BM_MAX_CH, want - off, &ready);
+			if (ready) {
+				pthread_mutex_lock(&rc->lock);
+				rc->snap = *bm_meter_results(&meter);
+				rc->windows++;
+				rc->samples = n + off;
+				if (rc->use_sim)
+					rc->sim_unix = bm_sim_time(rc->sim);
+				pthread_mutex_unlock(&rc->lock);
+			}
+		}
+		n += want;
+	}
+	pthread_mutex_lock(&rc->lock);
+	rc->samples = n;
+	rc->finished = true;
+	pthread_mutex_unlock(&rc->lock);
+	return NULL;
+}
+
+static void print_summary(run_ctx *rc, bool json)
+{
+	bm_results r;
+	uint64_t windows, samples;
+	double unix_s;
+	pthread_mutex_lock(&rc->lock);
+	r = rc->snap;
+	windows = rc->windows;
+	samples = rc->samples;
+	unix_s = rc->sim_unix;
+	pthread_mutex_unlock(&rc->lock);
+	double t = (double)samples / rc->cfg.sample_rate;
+	if (windows == 0) {
+		if (!json)
+			printf("t=%.1f s: waiting for the first window\n", t);
+		fflush(stdout);
+		return;
+	}
+	if (json) {
+		printf("{\"t\":%.3f,\"windows\":%llu,\"circuits\":[", t, (unsigned long long)windows);
+		for (unsigned c = 0; c < r.n_circuits; c++) {
+			if (c)
+				putchar(',');
+			bm_json_circuit(stdout, c, NULL, bm_wiring_name(rc->cfg.circuit[c].wiring), r.v[c]);
+		}
+		puts("]}");
+		fflush(stdout);
+		return;
+	}
+	char clock[40] = "";
+	if (unix_s > 0) {
+		time_t tt = (time_t)unix_s;
+		struct tm tm;
+		localtime_r(&tt, &tm);
+		strftime(clock, sizeof clock, "  %Y-%m-%d %H:%M:%S", &tm);
+	}
+	const double *v0 = r.v[0];
+	printf("t=%.1f s%s  window %u  F=%.4f Hz  U=%.2f/%.2f/%.2f V%s\n", t, clock, r.seq, v0[BM_Q_F], v0[BM_Q_U1],
+	       v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)");
+	for (unsigned c = 0; c < r.n_circuits; c++) {
+		const double *v = r.v[c];
+		printf("  C%u %-8s I=%8.3f %8.3f %8.3f A  P=%10.3f kW  Q=%10.3f kvar  S=%10.3f kVA  PF=%6.3f\n", c + 1,
+		       bm_wiring_name(rc->cfg.circuit[c].wiring), v[BM_Q_I1], v[BM_Q_I2], v[BM_Q_I3], v[BM_Q_P] / 1e3,
+		       v[BM_Q_Q] / 1e3, v[BM_Q_S] / 1e3, v[BM_Q_PF]);
+	}
+	fflush(stdout);
+}
+
+int bm_cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"source", required_argument, NULL, 's'},  {"speed", required_argument, NULL, 'x'},
+		{"duration", required_argument, NULL, 'd'}, {"interval", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},          {"map", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	static run_ctx rc;
+	const char *source = "sim", *map_arg = NULL;
+	double interval = 1.0;
+	bool json = false;
+	rc.speed = 1.0;
+	optind = 1;
+	for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+		switch (ch) {
+		case 's': source = optarg; break;
+		case 'x':
+			if (strcmp(optarg, "max") == 0)
+				rc.speed = 0;
+			else if (!bm_arg_double("--speed", optarg, 0.01, 1e6, &rc.speed))
+				return 2;
+			break;
+		case 'd':
+			if (!bm_arg_double("--duration", optarg, 0.001, 1e9, &rc.duration_s))
+				return 2;
+			break;
+		case 'i':
+			if (!bm_arg_double("--interval", optarg, 0.05, 3600, &interval))
+				return 2;
+			break;
+		case 'j': json = true; break;
+		case 'm': map_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	char err[512];
+	if (strcmp(source, "sim") == 0 || strncmp(source, "sim:", 4) == 0) {
+		static bm_sim_scenario sc;
+		if (source[3] == ':') {
+			if (bm_sim_load_file(source + 4, &sc, err, sizeof err) != BM_OK) {
+				fprintf(stderr, "branchmeter: %s\n", err);
+				return 1;
+			}
+		} else {
+			bm_sim_default(&sc);
+		}
+		rc.sim = malloc(sizeof *rc.sim);
+		if (!rc.sim || bm_sim_meter_config(&sc, &rc.cfg) != BM_OK || bm_sim_init(rc.sim, &sc) != BM_OK) {
+			fprintf(stderr, "branchmeter: cannot start the simulator\n");
+			return 1;
+		}
+		rc.use_sim = true;
+	} else if (strncmp(source, "comtrade:", 9) == 0) {
+		rc.rd = calloc(1, sizeof *rc.rd);
+		if (!rc.rd || bm_comtrade_open(rc.rd, source + 9, err, sizeof err) != BM_OK ||
+		    bm_comtrade_map_build(&rc.rd->cfg, map_arg, &rc.map, err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: %s\n", err);
+			return 1;
+		}
+		if (rc.rd->cfg.n_rates > 1) {
+			for (unsigned k = 1; k < rc.rd->cfg.n_rates; k++)
+				if (rc.rd->cfg.rate[k].hz != rc.rd->cfg.rate[0].hz) {
+					fprintf(stderr,
+					        "branchmeter: %s: run plays recordings with one sampling rate; "
+					        "use 'branchmeter analyze' for multi-rate recordings\n",
+					        source + 9);
+					return 1;
+				}
+		}
+		bm_config_default(&rc.cfg);
+		double r = floor(rc.rd->rate_hz + 0.5);
+		if (r < BM_FS_MIN || r > BM_FS_MAX || fabs(r - rc.rd->rate_hz) > 1e-6 * r) {
+			fprintf(stderr, "branchmeter: %s: sampling rate %g S/s is not supported\n", source + 9,
+			        rc.rd->rate_hz);
+			return 1;
+		}
+		rc.cfg.sample_rate = (uint32_t)r;
+		rc.cfg.nominal_hz = fabs(rc.rd->cfg.line_hz - 60.0) < 1.0 ? 60 : 50;
+		rc.cfg.u_min_v = 1.0;
+		rc.cfg.n_circuits = (uint8_t)(rc.map.n_circuits ? rc.map.n_circuits : 1);
+		for (unsigned c = 0; c < rc.cfg.n_circuits; c++) {
+			rc.cfg.circuit[c].wiring = rc.map.n_circuits ? rc.map.wiring[c] : BM_WIRING_1P2W;
+			for (unsigned p = 0; p < BM_PHASE_INPUTS; p++) {
+				bm_sensor_default(&rc.cfg.circuit[c].sensor[p], BM_SENSOR_CT, 1.0);
+				rc.cfg.circuit[c].sensor[p].secondary = 1.0;
+			}
+			rc.cfg.circuit[c].i_min_a = 0.0;
+		}
+	} else {
+		fprintf(stderr, "branchmeter: unknown --source '%s' (sim, sim:FILE or comtrade:FILE)\n", source);
+		return 2;
+	}
+	bm_cfg_issue is;
+	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
+		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
+		        is.reason, is.circuit + 1, is.input + 1);
+		return 1;
+	}
+	pthread_mutex_init(&rc.lock, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (!json) {
+		printf("branchmeter %s: %u circuits on %s, %u S/s, %u Hz nominal, speed %s\n", BM_VERSION,
+		       rc.cfg.n_circuits, source, rc.cfg.sample_rate, rc.cfg.nominal_hz, rc.speed > 0 ? "" : "max");
+		if (rc.speed > 0)
+			printf("  (speed %gx real time)\n", rc.speed);
+		puts("  network services: none in this build yet (Modbus, DL/T 645, MQTT and web are on the roadmap)");
+		puts("  Ctrl-C stops.");
+		fflush(stdout);
+	}
+	pthread_t th;
+	if (pthread_create(&th, NULL, sample_thread, &rc) != 0) {
+		fputs("branchmeter: cannot start the sample thread\n", stderr);
+		return 1;
+	}
+	double next = mono() + interval;
+	for (;;) {
+		bool fin;
+		pthread_mutex_lock(&rc.lock);
+		fin = rc.finished;
+		pthread_mutex_unlock(&rc.lock);
+		if (fin || stop_flag)
+			break;
+		double wait = next - mono();
+		if (wait > 0) {
+			struct timespec ts = {(time_t)wait, (long)((wait - floor(wait)) * 1e9)};
+			if (wait > 0.05) {
+				ts.tv_sec = 0;
+				ts.tv_nsec = 50000000L;
+			}
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		print_summary(&rc, json);
+		next += interval;
+	}
+	stop_flag = 1;
+	pthread_join(th, NULL);
+	print_summary(&rc, json);
+	int ret = 0;
+	if (rc.error[0] && !rc.use_sim) {
+		fprintf(stderr, "branchmeter: %s\n", rc.error);
+		ret = 1;
+	}
+	if (rc.rd) {
+		bm_comtrade_close(rc.rd);
+		free(rc.rd);
+	}
+	free(rc.sim);
+	return ret;
+}
