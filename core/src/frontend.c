@@ -105,6 +105,23 @@ bm_err bm_fe_init(bm_meter *m)
 	return BM_OK;
 }
 
+/* out[i] = g·Σ_k h[k]·src[i-k] for the block: tap-outer order, so the
+ * inner loop runs over samples and vectorises. */
+static void fir_block(const bm_fe_ch *f, const float *src, float *out, float g)
+{
+	float acc[BM_BLOCK];
+	for (unsigned i = 0; i < BM_BLOCK; i++)
+		acc[i] = f->h[0] * src[i];
+	for (unsigned k = 1; k < BM_FIR_TAPS; k++) {
+		const float hk = f->h[k];
+		const float *sk = src - k;
+		for (unsigned i = 0; i < BM_BLOCK; i++)
+			acc[i] += hk * sk[i];
+	}
+	for (unsigned i = 0; i < BM_BLOCK; i++)
+		out[i] = acc[i] * g;
+}
+
 /* Pull channel ch of the gathered frames into its history (secondary units,
  * offset removed) and write its primary-unit output row. */
 static void run_channel(bm_meter *m, unsigned ch, const float *frames, size_t stride)
@@ -126,27 +143,15 @@ static void run_channel(bm_meter *m, unsigned ch, const float *frames, size_t st
 			x[i] = v;
 			raw[i] = v;
 		}
-		double y = f->y;
-		const float *src = hist + BM_FE_HIST - f->shift;
-		for (unsigned i = 0; i < BM_BLOCK; i++) {
-			float acc = 0.0f;
-			for (unsigned k = 0; k < BM_FIR_TAPS; k++)
-				acc += f->h[k] * src[(int)i - (int)k];
-			y += f->y_gain * acc;
-			out[i] = (float)y;
-		}
-		f->y = y;
+		/* the FIR part here; the running sum, a serial chain, is done for
+		 * all coils together in integrate_coils() so the chains overlap */
+		fir_block(f, hist + BM_FE_HIST - f->shift, out, 1.0f);
 	} else {
 		const float g = f->gain, off = f->offset;
 		const float *src = hist + BM_FE_HIST - f->shift;
 		for (unsigned i = 0; i < BM_BLOCK; i++)
 			x[i] = in[(size_t)i * stride] - off;
-		for (unsigned i = 0; i < BM_BLOCK; i++) {
-			float acc = 0.0f;
-			for (unsigned k = 0; k < BM_FIR_TAPS; k++)
-				acc += f->h[k] * src[(int)i - (int)k];
-			out[i] = acc * g;
-		}
+		fir_block(f, src, out, g);
 	}
 }
 
@@ -175,12 +180,38 @@ static void run_plain(bm_meter *m, const float *in, size_t stride)
 	}
 }
 
+/* y[n] = y[n-1] + k·(C*x)[n] for every coil, sample by sample across the
+ * coils: each coil's sum is a serial chain of double adds, and interleaving
+ * the coils lets those chains run side by side. */
+static void integrate_coils(bm_meter *m)
+{
+	double y[BM_MAX_CH], g[BM_MAX_CH];
+	float *out[BM_MAX_CH];
+	unsigned n = 0;
+	uint8_t idx[BM_MAX_CH];
+	for (unsigned ch = 0; ch < m->n_ch; ch++)
+		if (m->fe[ch].kind == FE_RCOIL) {
+			idx[n] = (uint8_t)ch;
+			y[n] = m->fe[ch].y;
+			g[n] = m->fe[ch].y_gain;
+			out[n++] = m->out[ch];
+		}
+	for (unsigned i = 0; i < BM_BLOCK; i++)
+		for (unsigned k = 0; k < n; k++) {
+			y[k] += g[k] * out[k][i];
+			out[k][i] = (float)y[k];
+		}
+	for (unsigned k = 0; k < n; k++)
+		m->fe[idx[k]].y = y[k];
+}
+
 void bm_fe_process(bm_meter *m, const float *in, size_t stride)
 {
 	run_plain(m, in, stride);
 	for (unsigned ch = 0; ch < m->n_ch; ch++)
 		if (m->fe[ch].kind != FE_OFF && m->fe[ch].kind != FE_PLAIN)
 			run_channel(m, ch, in, stride);
+	integrate_coils(m);
 	bm_fe_derive(m, 0);
 }
 
