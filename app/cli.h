@@ -19,6 +19,13 @@
 int bm_cmd_analyze(int argc, char **argv);
 int bm_cmd_run(int argc, char **argv);
 
+struct bm_comtrade_reader;
+struct bm_comtrade_map;
+/* The meter configuration for playing a recording at `rate` S/s (recording.c);
+ * nominal 0 = from the recording. BM_E_UNSUPPORTED / BM_E_INVAL with a message. */
+bm_err bm_recording_config(bm_meter_cfg *cfg, const struct bm_comtrade_reader *rd, const struct bm_comtrade_map *map,
+                           double rate, int nominal, double umin, double imin, char *err, size_t errlen);
+
 /* Per-circuit running means of every quantity over accepted windows. */
 typedef struct bm_means {
 	unsigned windows;

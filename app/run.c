@@ -280,24 +280,9 @@ int bm_cmd_run(int argc, char **argv)
 					return 1;
 				}
 		}
-		bm_config_default(&rc.cfg);
-		double r = floor(rc.rd->rate_hz + 0.5);
-		if (r < BM_FS_MIN || r > BM_FS_MAX || fabs(r - rc.rd->rate_hz) > 1e-6 * r) {
-			fprintf(stderr, "branchmeter: %s: sampling rate %g S/s is not supported\n", source + 9,
-			        rc.rd->rate_hz);
+		if (bm_recording_config(&rc.cfg, rc.rd, &rc.map, rc.rd->rate_hz, 0, 1.0, 0.0, err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: %s\n", err);
 			return 1;
-		}
-		rc.cfg.sample_rate = (uint32_t)r;
-		rc.cfg.nominal_hz = fabs(rc.rd->cfg.line_hz - 60.0) < 1.0 ? 60 : 50;
-		rc.cfg.u_min_v = 1.0;
-		rc.cfg.n_circuits = (uint8_t)(rc.map.n_circuits ? rc.map.n_circuits : 1);
-		for (unsigned c = 0; c < rc.cfg.n_circuits; c++) {
-			rc.cfg.circuit[c].wiring = rc.map.n_circuits ? rc.map.wiring[c] : BM_WIRING_1P2W;
-			for (unsigned p = 0; p < BM_PHASE_INPUTS; p++) {
-				bm_sensor_default(&rc.cfg.circuit[c].sensor[p], BM_SENSOR_CT, 1.0);
-				rc.cfg.circuit[c].sensor[p].secondary = 1.0;
-			}
-			rc.cfg.circuit[c].i_min_a = 0.0;
 		}
 	} else {
 		fprintf(stderr, "branchmeter: unknown --source '%s' (sim, sim:FILE or comtrade:FILE)\n", source);
