@@ -44,7 +44,7 @@ static double target_mag(double th, bool integrator)
 /* Cholesky solve of the n×n SPD system g·h = r in place. Returns false if
  * the matrix is not positive definite (cannot happen for the Gram matrix
  * of distinct cosines over a non-empty band unless it underflows). */
-static bool chol_solve(double g[BM_FIR_TAPS][BM_FIR_TAPS], double r[BM_FIR_TAPS], int n)
+static bool chol_solve(double g[BM_FIR_MAX][BM_FIR_MAX], double r[BM_FIR_MAX], int n)
 {
 	for (int j = 0; j < n; j++) {
 		double d = g[j][j];
@@ -76,24 +76,25 @@ static bool chol_solve(double g[BM_FIR_TAPS][BM_FIR_TAPS], double r[BM_FIR_TAPS]
 	return true;
 }
 
-bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low)
+bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_max, double theta_low)
 {
-	double g[BM_FIR_TAPS][BM_FIR_TAPS];
-	double r[BM_FIR_TAPS];
-	const int n = BM_FIR_TAPS;
+	double g[BM_FIR_MAX][BM_FIR_MAX];
+	double r[BM_FIR_MAX];
 	const double dt = theta_max / QUAD_N;
 
+	if (n < 2 || n > BM_FIR_MAX)
+		return false;
 	for (int k = 0; k < n; k++) {
 		for (int l = 0; l < n; l++)
 			g[k][l] = 0.0;
 		r[k] = 0.0;
 	}
 	/* G_kl = ∫ W cos((k−l)θ) dθ and r_l = ∫ W M(θ) cos((l − τ)θ) dθ by
-	 * composite Simpson. */
+	 * composite Simpson; theta_low <= 0 means a flat weight. */
 	for (int q = 0; q <= QUAD_N; q++) {
 		double th = q * dt;
 		double wq = (q == 0 || q == QUAD_N) ? 1.0 : (q % 2 ? 4.0 : 2.0);
-		double w = weight(th, theta_low) * wq * dt / 3.0;
+		double w = (theta_low > 0.0 ? weight(th, theta_low) : 1.0) * wq * dt / 3.0;
 		double m = target_mag(th, integrator) * w;
 		for (int l = 0; l < n; l++) {
 			r[l] += m * cos((l - tau) * th);
@@ -111,11 +112,16 @@ bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double the
 	return true;
 }
 
+bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low)
+{
+	return bm_fir_design_n(h, BM_FIR_TAPS, tau, integrator, theta_max, theta_low);
+}
+
 /* Complex response of h at θ, for tests and the harmonic correction. */
-void bm_fir_response(const float h[BM_FIR_TAPS], double th, double *re, double *im)
+void bm_fir_response(const float *h, int n, double th, double *re, double *im)
 {
 	double a = 0.0, b = 0.0;
-	for (int k = 0; k < BM_FIR_TAPS; k++) {
+	for (int k = 0; k < n; k++) {
 		a += h[k] * cos(k * th);
 		b -= h[k] * sin(k * th);
 	}

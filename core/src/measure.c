@@ -240,6 +240,102 @@ static double clamp_pf(double v)
 	return v > 1.0 ? 1.0 : (v < -1.0 ? -1.0 : v);
 }
 
+static double wrap180(double d)
+{
+	d = fmod(d, 360.0);
+	if (d <= -180.0)
+		d += 360.0;
+	else if (d > 180.0)
+		d -= 360.0;
+	return d;
+}
+
+static double arg_deg(double re, double im)
+{
+	return atan2(im, re) * (180.0 / PI);
+}
+
+/* Symmetrical components of three phasors: |positive|, |negative|, |zero|. */
+static void sequences(const double re[3], const double im[3], double *pos, double *neg, double *zero)
+{
+	/* a = e^{j120°} */
+	const double ar = -0.5, ai = 0.8660254037844386;
+	double pr = re[0] + (ar * re[1] - ai * im[1]) + (ar * re[2] + ai * im[2]);
+	double pi = im[0] + (ar * im[1] + ai * re[1]) + (ar * im[2] - ai * re[2]);
+	double nr = re[0] + (ar * re[1] + ai * im[1]) + (ar * re[2] - ai * im[2]);
+	double ni = im[0] + (ar * im[1] - ai * re[1]) + (ar * im[2] + ai * re[2]);
+	double zr = re[0] + re[1] + re[2], zi = im[0] + im[1] + im[2];
+	*pos = sqrt(pr * pr + pi * pi) / 3.0;
+	*neg = sqrt(nr * nr + ni * ni) / 3.0;
+	*zero = sqrt(zr * zr + zi * zi) / 3.0;
+}
+
+/*
+ * Unbalance (IEC 61000-4-30 §5.7.1, from fundamental phasors), phase
+ * sequence (spec §5.6.2) and angles (§5.6.3) of circuit c. Three-wire
+ * circuits use the voltages against the artificial neutral and have no
+ * zero sequence. Sequence: 0 correct (A→B→C), 1 reversed, 2 a phase missing
+ * or weak — a voltage fundamental below 10 % of the nominal voltage, a
+ * current fundamental below 2 % of the circuit's I1 sensor nominal (or its
+ * minimum current, if higher). Angles in degrees, (−180, 180], against the
+ * U1 fundamental; AUI = angle(U) − angle(I), positive when current lags.
+ */
+static void fundamental_pq(const bm_meter *m, unsigned c, const double *xr, const double *xi, const double U[3],
+                           const double I[3], double *v)
+{
+	const bm_circuit_cfg *cc = &m->cfg.circuit[c];
+	const unsigned ph = bm_wiring_phases(cc->wiring);
+	const bool tw = bm_wiring_three_wire(cc->wiring);
+	const unsigned nph = ph == 7u ? 3u : (ph == 3u ? 2u : 1u);
+	double vr[3], vi[3], ir[3], ii[3], vm[3], im_[3];
+	double mr = (xr[0] + xr[1] + xr[2]) / 3.0, mi = (xi[0] + xi[1] + xi[2]) / 3.0;
+	for (unsigned p = 0; p < 3; p++) {
+		unsigned ich = (unsigned)bm_ch_current(c, p);
+		vr[p] = tw ? xr[p] - mr : xr[p];
+		vi[p] = tw ? xi[p] - mi : xi[p];
+		ir[p] = xr[ich];
+		ii[p] = xi[ich];
+		vm[p] = sqrt(vr[p] * vr[p] + vi[p] * vi[p]);
+		im_[p] = sqrt(ir[p] * ir[p] + ii[p] * ii[p]);
+	}
+	bool uref = vm[0] > 0.0 && (tw || U[0] > 0.0);
+	double a0 = uref ? arg_deg(vr[0], vi[0]) : 0.0;
+	for (unsigned p = 0; p < nph; p++) {
+		bool ulive = vm[p] > 0.0 && (tw || U[p] > 0.0);
+		bool ilive = im_[p] > 0.0 && I[p] > 0.0;
+		if (uref && ulive)
+			v[BM_Q_AU1 + p] = wrap180(arg_deg(vr[p], vi[p]) - a0);
+		if (uref && ilive)
+			v[BM_Q_AI1 + p] = wrap180(arg_deg(ir[p], ii[p]) - a0);
+		if (ulive && ilive)
+			v[BM_Q_AUI1 + p] = wrap180(arg_deg(vr[p], vi[p]) - arg_deg(ir[p], ii[p]));
+	}
+	if (nph != 3)
+		return;
+	double pos, neg, zero;
+	sequences(vr, vi, &pos, &neg, &zero);
+	if (pos > 0.0) {
+		v[BM_Q_Uunb2] = 100.0 * neg / pos;
+		if (!tw)
+			v[BM_Q_Uunb0] = 100.0 * zero / pos;
+	}
+	double uth = 0.1 * m->cfg.u_nominal_v;
+	bool weak = vm[0] < uth || vm[1] < uth || vm[2] < uth;
+	v[BM_Q_USeq] = weak ? 2.0 : (pos >= neg ? 0.0 : 1.0);
+
+	sequences(ir, ii, &pos, &neg, &zero);
+	if (pos > 0.0) {
+		v[BM_Q_Iunb2] = 100.0 * neg / pos;
+		if (!tw) /* three-wire currents have no zero sequence */
+			v[BM_Q_Iunb0] = 100.0 * zero / pos;
+	}
+	double ith = 0.02 * cc->sensor[0].nominal_a;
+	if (cc->i_min_a > ith)
+		ith = cc->i_min_a;
+	weak = im_[0] < ith || im_[1] < ith || im_[2] < ith;
+	v[BM_Q_ISeq] = weak ? 2.0 : (pos >= neg ? 0.0 : 1.0);
+}
+
 /* Window quantities from the two halves a (first) and b (second). */
 static void compute_results(bm_meter *m, const bm_seg_acc *a, const bm_seg_acc *b)
 {
@@ -259,6 +355,8 @@ static void compute_results(bm_meter *m, const bm_seg_acc *a, const bm_seg_acc *
 		r->flags |= BM_WIN_LOCKED;
 	if (m->ref < 0)
 		r->flags |= BM_WIN_NOREF;
+	if (m->pq)
+		bm_pq_window(m, a->start, W, a->f);
 
 	for (unsigned k = 0; k < m->n_rows; k++) {
 		unsigned ch = m->rows[k];
@@ -388,6 +486,9 @@ static void compute_results(bm_meter *m, const bm_seg_acc *a, const bm_seg_acc *
 		v[BM_Q_PF] = St > 0.0 ? clamp_pf(Pt / St) : 1.0;
 		double sf = sqrt(P1t * P1t + Qt * Qt);
 		v[BM_Q_DPF] = sf > 0.0 ? clamp_pf(P1t / sf) : 1.0;
+
+		fundamental_pq(m, c, xr, xi, U, I, v);
+		bm_pq_derive(m, c, v);
 	}
 }
 
@@ -528,6 +629,8 @@ static void finalize_segment(bm_meter *m, unsigned i_next)
 
 void bm_ms_process(bm_meter *m)
 {
+	if (m->pq)
+		bm_pq_capture(m);
 	zc_scan(m);
 	unsigned i = 0;
 	while (i < BM_BLOCK) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "bm/meter.h"
+#include "bm/pq.h"
 
 enum { FE_OFF = 0, FE_PLAIN, FE_FIR, FE_RCOIL };
 
@@ -16,8 +17,12 @@ enum { FE_OFF = 0, FE_PLAIN, FE_FIR, FE_RCOIL };
 #define BM_ROW_RAW0 (BM_MAX_CH + 3)      /* Rogowski pre-integration inputs */
 #define BM_ROWS (BM_MAX_CH + 3 + BM_MAX_CH)
 
+/* Longest FIR the designer handles (the harmonic resampler uses 12). */
+#define BM_FIR_MAX 16
 bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low);
-void bm_fir_response(const float h[BM_FIR_TAPS], double th, double *re, double *im);
+/* n taps; theta_low <= 0 weights the band flat. */
+bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_max, double theta_low);
+void bm_fir_response(const float *h, int n, double th, double *re, double *im);
 
 /* Front end (frontend.c). */
 bm_err bm_fe_init(bm_meter *m);
@@ -30,6 +35,11 @@ void bm_fe_derive_col(const bm_meter *m, float *col);
 void bm_fe_recentre(bm_meter *m, unsigned ch, double mean, unsigned i0);
 /* Band edge the FIRs are designed for, radians per sample. */
 double bm_fe_theta_max(const bm_meter *m);
+
+/* Harmonic analysis (pq.c), when m->pq is attached. */
+void bm_pq_capture(bm_meter *m);
+void bm_pq_window(bm_meter *m, double start, double len, double f);
+void bm_pq_derive(const bm_meter *m, unsigned c, double *v);
 
 /* Measurement (measure.c). */
 void bm_ms_init(bm_meter *m);

@@ -44,6 +44,19 @@
 #define BM_WIN_LOCKED 0x01u /* frequency tracking locked (sized from the phase method) */
 #define BM_WIN_NOREF 0x02u  /* no voltage above u_min: window sized at nominal, F = NaN */
 
+/* Highest harmonic order analysed. */
+#define BM_H_MAX 50
+
+/* Harmonic RMS per order (index = order, 1..BM_H_MAX; [0] unused), primary
+ * units; NaN where not analysed or above 0.45·fs. Filled only when harmonic
+ * analysis is attached (pq.h); `valid` says so. */
+typedef struct bm_harmonics {
+	bool valid;
+	float u[3][BM_H_MAX + 1];  /* voltage inputs L1..L3 against N */
+	float ua[3][BM_H_MAX + 1]; /* against the artificial neutral (three-wire circuits) */
+	float i[BM_MAX_CIRCUITS][BM_PHASE_INPUTS][BM_H_MAX + 1]; /* I1 I2 I3 In */
+} bm_harmonics;
+
 /* One window's results for all circuits. */
 typedef struct bm_results {
 	uint32_t seq;        /* window number since init, from 0 */
@@ -59,6 +72,7 @@ typedef struct bm_results {
 	double ph_re[BM_MAX_CH];
 	double ph_im[BM_MAX_CH];
 	double rms[BM_MAX_CH]; /* AC RMS of each channel after the front end */
+	bm_harmonics h;
 } bm_results;
 
 /* Internal state; fields are private (see meter_priv.h). */
@@ -134,6 +148,8 @@ typedef struct bm_meter {
 	float zc_hyst;
 	double zc_t[8];            /* absolute sample times of the last crossings */
 	uint32_t zc_n;
+	/* harmonic analysis, when attached (pq.h) */
+	struct bm_pq *pq;
 	/* results */
 	uint32_t win_seq;
 	bool ready;

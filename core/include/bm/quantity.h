@@ -51,7 +51,49 @@
 	X(S1, "VA", "Apparent power L1") \
 	X(S2, "VA", "Apparent power L2") \
 	X(S3, "VA", "Apparent power L3") \
-	X(S, "VA", "Total apparent power")
+	X(S, "VA", "Total apparent power") \
+	X(THDU1, "%", "Voltage THD L1 (orders 2-50)") \
+	X(THDU2, "%", "Voltage THD L2 (orders 2-50)") \
+	X(THDU3, "%", "Voltage THD L3 (orders 2-50)") \
+	X(THDI1, "%", "Current THD I1 (orders 2-50)") \
+	X(THDI2, "%", "Current THD I2 (orders 2-50)") \
+	X(THDI3, "%", "Current THD I3 (orders 2-50)") \
+	X(HDoU1, "%", "Odd harmonic distortion of U1") \
+	X(HDoU2, "%", "Odd harmonic distortion of U2") \
+	X(HDoU3, "%", "Odd harmonic distortion of U3") \
+	X(HDeU1, "%", "Even harmonic distortion of U1") \
+	X(HDeU2, "%", "Even harmonic distortion of U2") \
+	X(HDeU3, "%", "Even harmonic distortion of U3") \
+	X(HDoI1, "%", "Odd harmonic distortion of I1") \
+	X(HDoI2, "%", "Odd harmonic distortion of I2") \
+	X(HDoI3, "%", "Odd harmonic distortion of I3") \
+	X(HDeI1, "%", "Even harmonic distortion of I1") \
+	X(HDeI2, "%", "Even harmonic distortion of I2") \
+	X(HDeI3, "%", "Even harmonic distortion of I3") \
+	X(HRU1, "V", "Total harmonic RMS of U1 (orders 2-50)") \
+	X(HRU2, "V", "Total harmonic RMS of U2 (orders 2-50)") \
+	X(HRU3, "V", "Total harmonic RMS of U3 (orders 2-50)") \
+	X(HRI1, "A", "Total harmonic RMS of I1 (orders 2-50)") \
+	X(HRI2, "A", "Total harmonic RMS of I2 (orders 2-50)") \
+	X(HRI3, "A", "Total harmonic RMS of I3 (orders 2-50)") \
+	X(K1, "", "K-factor of I1 (UL 1561)") \
+	X(K2, "", "K-factor of I2 (UL 1561)") \
+	X(K3, "", "K-factor of I3 (UL 1561)") \
+	X(Uunb2, "%", "Voltage negative-sequence unbalance") \
+	X(Uunb0, "%", "Voltage zero-sequence unbalance") \
+	X(Iunb2, "%", "Current negative-sequence unbalance") \
+	X(Iunb0, "%", "Current zero-sequence unbalance") \
+	X(AU1, "deg", "Angle of U1 (reference, 0)") \
+	X(AU2, "deg", "Angle of U2 against U1") \
+	X(AU3, "deg", "Angle of U3 against U1") \
+	X(AI1, "deg", "Angle of I1 against U1") \
+	X(AI2, "deg", "Angle of I2 against U1") \
+	X(AI3, "deg", "Angle of I3 against U1") \
+	X(AUI1, "deg", "Angle U1 to I1 (positive: current lags)") \
+	X(AUI2, "deg", "Angle U2 to I2 (positive: current lags)") \
+	X(AUI3, "deg", "Angle U3 to I3 (positive: current lags)") \
+	X(USeq, "", "Voltage phase sequence: 0 correct, 1 reversed, 2 loss or weak") \
+	X(ISeq, "", "Current phase sequence: 0 correct, 1 reversed, 2 loss or weak")
 
 typedef enum bm_quantity {
 #define BM_Q_ENUM(name, unit, desc) BM_Q_##name,
