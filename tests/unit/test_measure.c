@@ -157,7 +157,9 @@ static runstat run_scene(const ref_scene *sc, const bm_meter_cfg *cfg, const tol
 				double Sref = fabs(tv[BM_Q_S]);
 				double uref = isnan(tv[BM_Q_Uavg]) ? tv[BM_Q_ULavg] : tv[BM_Q_Uavg];
 				double iref = tv[BM_Q_Iavg];
-				for (int q = 0; q < BM_Q_COUNT; q++) {
+				/* the measurement quantities (U1 .. S); power quality is
+				 * test_pq.c's */
+				for (int q = 0; q <= BM_Q_S; q++) {
 					double want = tv[q], lim;
 					switch (q) {
 					case BM_Q_U1: case BM_Q_U2: case BM_Q_U3: case BM_Q_Uavg: case BM_Q_U12:
@@ -247,7 +249,7 @@ static void matrix(const tol *t, double noise, double dc, const double levels[4]
 								worst[q] = rs.worst[q];
 					}
 	printf("worst error as a fraction of its limit:");
-	for (int q = 0; q < BM_Q_COUNT; q++)
+	for (int q = 0; q <= BM_Q_S; q++)
 		printf(" %s=%.2f", bm_quantity_table[q].name, worst[q]);
 	printf("\n");
 }
