@@ -21,16 +21,18 @@
 
 #include "cli.h"
 #include "comtrade.h"
+#include "fft_kiss.h"
 
 #define CHUNK 4096
 #define SETTLE_S 0.5
 
 static bm_meter meter;
+static bm_pq pq;
 
 static void usage(FILE *f)
 {
 	fputs("usage: branchmeter analyze REC.cfg [--json] [--per-window] [--map MAP] [--nominal 50|60]\n"
-	      "                                   [--umin V] [--imin A]\n"
+	      "                                   [--umin V] [--imin A] [--groups]\n"
 	      "  Runs a COMTRADE recording (C37.111-1999/2013; ASCII, BINARY, BINARY32, FLOAT32)\n"
 	      "  through the meter and prints each quantity's mean over the complete windows,\n"
 	      "  per circuit (windows ending in the first 0.5 s are settling and left out).\n"
@@ -40,7 +42,10 @@ static void usage(FILE *f)
 	      "                (1-based analog channels; default: by unit, phase and ccbm)\n"
 	      "  --nominal HZ  50 (10-cycle windows) or 60 (12-cycle); default from the .cfg\n"
 	      "  --umin V      voltages below this read 0 (default 1 V)\n"
-	      "  --imin A      currents below this read 0 (default 0)\n",
+	      "  --imin A      currents below this read 0 (default 0)\n"
+	      "  --groups      harmonic groups (IEC 61000-4-7) instead of subgroups (61000-4-30 class A)\n"
+	      "  Harmonics: HU1..3, HI1..3, HIn as % of the fundamental for orders 1..50 (array index\n"
+	      "  0 = order 1), with _rms arrays in V / A; docs/power-quality.md.\n",
 	      f);
 }
 
@@ -50,9 +55,10 @@ int bm_cmd_analyze(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},      {"per-window", no_argument, NULL, 'w'},
 		{"map", required_argument, NULL, 'm'}, {"nominal", required_argument, NULL, 'n'},
 		{"umin", required_argument, NULL, 'u'}, {"imin", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+		{"groups", no_argument, NULL, 'g'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	bool json = false, per_window = false;
+	bool json = false, per_window = false, groups = false;
 	const char *map_arg = NULL;
 	int nominal = 0;
 	double umin = 1.0, imin = 0.0, d;
@@ -77,6 +83,7 @@ int bm_cmd_analyze(int argc, char **argv)
 			if (!bm_arg_double("--imin", optarg, 0, 1e6, &imin))
 				return 2;
 			break;
+		case 'g': groups = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -111,8 +118,9 @@ int bm_cmd_analyze(int argc, char **argv)
 	}
 
 	bm_meter_cfg cfg;
-	bm_means means;
-	memset(&means, 0, sizeof means);
+	static bm_means means;
+	bm_fft_kiss fft = {0};
+	bool warned_pq = false;
 	double cur_rate = -1.0, section_start_s = 0.0;
 	uint64_t total = 0, missing = 0, section_n0 = 0;
 	unsigned skipped = 0, restarts = 0;
@@ -134,6 +142,17 @@ int bm_cmd_analyze(int argc, char **argv)
 					fprintf(stderr, "branchmeter: %s\n", err);
 					rc = 1;
 					goto done;
+				}
+				/* harmonics: a plan for this rate's FFT size; without one the
+				 * meter still measures and the harmonic values are null */
+				bm_fft_kiss_free(&fft);
+				uint32_t pts = bm_pq_fft_points(cfg.sample_rate, cfg.nominal_hz);
+				bm_fft_ops ops;
+				bool ok = pts == 0 || bm_fft_kiss_init(&fft, pts, &ops) == BM_OK;
+				if (!(ok && bm_meter_attach_pq(&meter, &pq, pts ? &ops : NULL, groups) == BM_OK) && !warned_pq) {
+					fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n",
+					        cfg.sample_rate);
+					warned_pq = true;
 				}
 				if (cur_rate > 0)
 					restarts++;
@@ -164,16 +183,19 @@ int bm_cmd_analyze(int argc, char **argv)
 					printf(",\"settling\":%s,\"locked\":%s,\"circuits\":[", settling ? "true" : "false",
 					       (r->flags & BM_WIN_LOCKED) ? "true" : "false");
 					for (unsigned c = 0; c < r->n_circuits; c++) {
+						double hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
+						bm_harm_view(r, &cfg, c, hr);
+						bm_harm_percent(hr, hp);
 						if (c)
 							putchar(',');
-						bm_json_circuit(stdout, c, NULL, NULL, r->v[c]);
+						bm_json_circuit(stdout, c, NULL, NULL, r->v[c], hr, hp);
 					}
 					puts("]}");
 				}
 				if (settling)
 					skipped++;
 				else
-					bm_means_add(&means, r);
+					bm_means_add(&means, r, &cfg);
 			}
 			total += m - k;
 			k = m;
@@ -203,13 +225,14 @@ done:
 			       cfg.sample_rate, cfg.nominal_hz, (unsigned long long)total, means.windows, skipped, restarts,
 			       (unsigned long long)missing);
 			for (unsigned c = 0; c < cfg.n_circuits; c++) {
-				double v[BM_Q_COUNT];
+				double v[BM_Q_COUNT], hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
 				for (int q = 0; q < BM_Q_COUNT; q++)
 					v[q] = bm_means_get(&means, c, q);
+				bm_means_harm(&means, c, hr, hp);
 				if (c)
 					putchar(',');
 				bm_json_circuit(stdout, c, map.n_circuits ? map.name[c] : NULL, bm_wiring_name(cfg.circuit[c].wiring),
-				                v);
+				                v, hr, hp);
 			}
 			puts("]}");
 		} else {
@@ -226,11 +249,17 @@ done:
 			if (missing)
 				printf("note: %llu missing values were taken as 0\n", (unsigned long long)missing);
 			bm_print_table(stdout, cfg.n_circuits, v, names, &cfg);
+			for (unsigned c = 0; c < cfg.n_circuits; c++) {
+				double hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
+				bm_means_harm(&means, c, hr, hp);
+				bm_print_harmonics(stdout, c, hp);
+			}
 		}
 	}
 	free(vals);
 	free(fr);
 	free(frames);
+	bm_fft_kiss_free(&fft);
 	bm_comtrade_close(&rd);
 	return rc;
 }

@@ -9,16 +9,114 @@
 
 #include "cli.h"
 
-void bm_means_add(bm_means *mm, const bm_results *r)
+const char *const bm_harm_names[BM_HCH] = {"HU1", "HU2", "HU3", "HI1", "HI2", "HI3", "HIn"};
+
+void bm_harm_view(const bm_results *r, const bm_meter_cfg *cfg, unsigned c, double rms[BM_HCH][BM_H_MAX + 1])
+{
+	const bm_wiring w = cfg->circuit[c].wiring;
+	const unsigned ph = bm_wiring_phases(w);
+	const bool has_in = w == BM_WIRING_3P4W_4CT || w == BM_WIRING_3P4W_3CT || w == BM_WIRING_1P3W;
+	for (unsigned k = 0; k < BM_HCH; k++)
+		for (unsigned h = 0; h <= BM_H_MAX; h++) {
+			double x = NAN;
+			if (r->h.valid && h > 0) {
+				if (k < 3 && (ph & (1u << k)))
+					x = bm_wiring_three_wire(w) ? r->h.ua[k][h] : r->h.u[k][h];
+				else if (k >= 3 && k < 6 && (ph & (1u << (k - 3))))
+					x = r->h.i[c][k - 3][h];
+				else if (k == 6 && has_in)
+					x = r->h.i[c][3][h];
+			}
+			rms[k][h] = x;
+		}
+}
+
+void bm_harm_percent(const double rms[BM_HCH][BM_H_MAX + 1], double pct[BM_HCH][BM_H_MAX + 1])
+{
+	for (unsigned k = 0; k < BM_HCH; k++)
+		for (unsigned h = 0; h <= BM_H_MAX; h++)
+			pct[k][h] = rms[k][1] > 0.0 ? 100.0 * rms[k][h] / rms[k][1] : NAN;
+}
+
+void bm_means_add(bm_means *mm, const bm_results *r, const bm_meter_cfg *cfg)
 {
 	mm->windows++;
 	mm->n_circuits = r->n_circuits;
-	for (unsigned c = 0; c < r->n_circuits; c++)
+	for (unsigned c = 0; c < r->n_circuits; c++) {
 		for (int q = 0; q < BM_Q_COUNT; q++)
 			if (isfinite(r->v[c][q])) {
 				mm->sum[c][q] += r->v[c][q];
 				mm->cnt[c][q]++;
 			}
+		double rms[BM_HCH][BM_H_MAX + 1], pct[BM_HCH][BM_H_MAX + 1];
+		bm_harm_view(r, cfg, c, rms);
+		bm_harm_percent(rms, pct);
+		for (unsigned k = 0; k < BM_HCH; k++)
+			for (unsigned h = 1; h <= BM_H_MAX; h++)
+				if (isfinite(rms[k][h]) && isfinite(pct[k][h])) {
+					mm->hsum[c][k][h][0] += rms[k][h];
+					mm->hsum[c][k][h][1] += pct[k][h];
+					mm->hcnt[c][k][h]++;
+				}
+	}
+}
+
+void bm_means_harm(const bm_means *mm, unsigned c, double rms[BM_HCH][BM_H_MAX + 1], double pct[BM_HCH][BM_H_MAX + 1])
+{
+	for (unsigned k = 0; k < BM_HCH; k++)
+		for (unsigned h = 0; h <= BM_H_MAX; h++) {
+			unsigned n = mm->hcnt[c][k][h];
+			rms[k][h] = n ? mm->hsum[c][k][h][0] / n : NAN;
+			pct[k][h] = n ? mm->hsum[c][k][h][1] / n : NAN;
+		}
+}
+
+static void json_array(FILE *f, const double *x)
+{
+	fputc('[', f);
+	for (unsigned h = 1; h <= BM_H_MAX; h++) {
+		if (h > 1)
+			fputc(',', f);
+		bm_json_number(f, x[h]);
+	}
+	fputc(']', f);
+}
+
+void bm_json_harmonics(FILE *f, const double rms[BM_HCH][BM_H_MAX + 1], const double pct[BM_HCH][BM_H_MAX + 1])
+{
+	for (unsigned k = 0; k < BM_HCH; k++) {
+		if (isnan(rms[k][1]))
+			continue; /* the wiring has no such channel, or no analysis */
+		fprintf(f, ",\"%s\":", bm_harm_names[k]);
+		json_array(f, pct[k]);
+		fprintf(f, ",\"%s_rms\":", bm_harm_names[k]);
+		json_array(f, rms[k]);
+	}
+}
+
+void bm_print_harmonics(FILE *f, unsigned c, const double pct[BM_HCH][BM_H_MAX + 1])
+{
+	unsigned show[BM_HCH], n = 0;
+	for (unsigned k = 0; k < BM_HCH; k++)
+		if (isfinite(pct[k][1]))
+			show[n++] = k;
+	if (n == 0)
+		return;
+	fprintf(f, "\nC%u harmonics, %% of fundamental\n%-5s", c + 1, "order");
+	for (unsigned j = 0; j < n; j++)
+		fprintf(f, " %9s", bm_harm_names[show[j]]);
+	fputc('\n', f);
+	for (unsigned h = 2; h <= BM_H_MAX; h++) {
+		fprintf(f, "%-5u", h);
+		for (unsigned j = 0; j < n; j++) {
+			double x = pct[show[j]][h];
+			if (isfinite(x))
+				fprintf(f, " %9.4f", x);
+			else
+				fprintf(f, " %9s", "n/a");
+		}
+		fputc('\n', f);
+	}
 }
 
 double bm_means_get(const bm_means *mm, unsigned c, int q)
@@ -48,7 +146,8 @@ void bm_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT])
+void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT],
+                     const double (*hrms)[BM_H_MAX + 1], const double (*hpct)[BM_H_MAX + 1])
 {
 	fprintf(f, "{\"circuit\":%u", c + 1);
 	if (name) {
@@ -63,6 +162,8 @@ void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, 
 		fprintf(f, ",\"%s\":", bm_quantity_table[q].name);
 		bm_json_number(f, v[q]);
 	}
+	if (hrms && hpct)
+		bm_json_harmonics(f, hrms, hpct);
 	fputc('}', f);
 }
 

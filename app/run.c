@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "comtrade.h"
+#include "fft_kiss.h"
 #include "sim.h"
 
 #define CHUNK 512
@@ -46,6 +47,7 @@ typedef struct run_ctx {
 } run_ctx;
 
 static bm_meter meter;
+static bm_pq pq;
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -178,9 +180,12 @@ static void print_summary(run_ctx *rc, bool json)
 	if (json) {
 		printf("{\"t\":%.3f,\"windows\":%llu,\"circuits\":[", t, (unsigned long long)windows);
 		for (unsigned c = 0; c < r.n_circuits; c++) {
+			double hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
+			bm_harm_view(&r, &rc->cfg, c, hr);
+			bm_harm_percent(hr, hp);
 			if (c)
 				putchar(',');
-			bm_json_circuit(stdout, c, NULL, bm_wiring_name(rc->cfg.circuit[c].wiring), r.v[c]);
+			bm_json_circuit(stdout, c, NULL, bm_wiring_name(rc->cfg.circuit[c].wiring), r.v[c], hr, hp);
 		}
 		puts("]}");
 		fflush(stdout);
@@ -198,9 +203,15 @@ static void print_summary(run_ctx *rc, bool json)
 	       v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)");
 	for (unsigned c = 0; c < r.n_circuits; c++) {
 		const double *v = r.v[c];
+		static const char *const seq[] = {"ok", "reversed", "loss/weak"};
+		double us = v[BM_Q_USeq], is = v[BM_Q_ISeq];
 		printf("  C%u %-8s I=%8.3f %8.3f %8.3f A  P=%10.3f kW  Q=%10.3f kvar  S=%10.3f kVA  PF=%6.3f\n", c + 1,
 		       bm_wiring_name(rc->cfg.circuit[c].wiring), v[BM_Q_I1], v[BM_Q_I2], v[BM_Q_I3], v[BM_Q_P] / 1e3,
 		       v[BM_Q_Q] / 1e3, v[BM_Q_S] / 1e3, v[BM_Q_PF]);
+		printf("     THD-U %5.2f %%  THD-I %6.2f %6.2f %6.2f %%  K %5.2f  unbalance U %5.2f %% I %5.2f %%  "
+		       "sequence U %s I %s\n",
+		       v[BM_Q_THDU1], v[BM_Q_THDI1], v[BM_Q_THDI2], v[BM_Q_THDI3], v[BM_Q_K1], v[BM_Q_Uunb2], v[BM_Q_Iunb2],
+		       isfinite(us) ? seq[(int)us] : "n/a", isfinite(is) ? seq[(int)is] : "n/a");
 	}
 	fflush(stdout);
 }
@@ -294,6 +305,12 @@ int bm_cmd_run(int argc, char **argv)
 		        is.reason, is.circuit + 1, is.input + 1);
 		return 1;
 	}
+	bm_fft_kiss fft = {0};
+	bm_fft_ops ops;
+	uint32_t pts = bm_pq_fft_points(rc.cfg.sample_rate, rc.cfg.nominal_hz);
+	bool pq_ok = pts == 0 || bm_fft_kiss_init(&fft, pts, &ops) == BM_OK;
+	if (!(pq_ok && bm_meter_attach_pq(&meter, &pq, pts ? &ops : NULL, false) == BM_OK))
+		fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n", rc.cfg.sample_rate);
 	pthread_mutex_init(&rc.lock, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -349,5 +366,6 @@ int bm_cmd_run(int argc, char **argv)
 		free(rc.rd);
 	}
 	free(rc.sim);
+	bm_fft_kiss_free(&fft);
 	return ret;
 }

@@ -26,18 +26,6 @@
 #define SQRT2 1.4142135623730951
 #define PI 3.141592653589793
 
-/* ∫_{-∞}^{x} hat(t) dt for the unit triangle on [-1, 1]. */
-static double hat_cdf(double x)
-{
-	if (x <= -1.0)
-		return 0.0;
-	if (x <= 0.0)
-		return 0.5 * (1.0 + x) * (1.0 + x);
-	if (x < 1.0)
-		return 1.0 - 0.5 * (1.0 - x) * (1.0 - x);
-	return 1.0;
-}
-
 static double half_len(const bm_meter *m, double f)
 {
 	return 0.5 * m->ncyc * m->fs / f;
@@ -648,12 +636,12 @@ void bm_ms_process(bm_meter *m)
 		}
 		float col[BM_ROWS];
 		column(m, i, col);
-		double wc = hat_cdf(a->end - x) - hat_cdf(a->start - x);
+		double wc = bm_hat_cdf(a->end - x) - bm_hat_cdf(a->start - x);
 		if (wc > 0.0)
 			acc_weighted(m, a, col, x, wc);
 		if (x + 1.0 > a->end) {
 			bm_seg_acc *b = &m->acc[m->nxt];
-			double wn = hat_cdf(b->end - x) - hat_cdf(b->start - x);
+			double wn = bm_hat_cdf(b->end - x) - bm_hat_cdf(b->start - x);
 			if (wn > 0.0 && m->n_pend < 2) { /* at most 2: floor and ceil of the end */
 				memcpy(m->pend[m->n_pend], col, sizeof col);
 				m->pend_x[m->n_pend] = x;

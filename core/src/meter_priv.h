@@ -24,6 +24,19 @@ bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double the
 bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_max, double theta_low);
 void bm_fir_response(const float *h, int n, double th, double *re, double *im);
 
+/* ∫_{-∞}^{x} hat(t) dt for the unit triangle on [-1, 1]: the weight of
+ * sample n in [s, e) is hat_cdf(e − n) − hat_cdf(s − n) (measure.c). */
+static inline double bm_hat_cdf(double x)
+{
+	if (x <= -1.0)
+		return 0.0;
+	if (x <= 0.0)
+		return 0.5 * (1.0 + x) * (1.0 + x);
+	if (x < 1.0)
+		return 1.0 - 0.5 * (1.0 - x) * (1.0 - x);
+	return 1.0;
+}
+
 /* Front end (frontend.c). */
 bm_err bm_fe_init(bm_meter *m);
 void bm_fe_process(bm_meter *m, const float *in, size_t stride);

@@ -24,6 +24,8 @@
 
 uint32_t bm_pq_fft_points(uint32_t sample_rate, uint8_t nominal_hz)
 {
+	if (sample_rate < BM_PQ_DIRECT_BELOW)
+		return 0;
 	double ncyc = nominal_hz == 60 ? 12.0 : 10.0;
 	double lmax = ncyc * sample_rate / 45.0; /* longest window: N cycles at 45 Hz */
 	uint32_t m = 2048;
@@ -36,18 +38,19 @@ bm_err bm_meter_attach_pq(bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool gr
 {
 	if (m->n0 != 0 || m->fill != 0)
 		return BM_E_STATE;
+	const bool direct = m->cfg.sample_rate < BM_PQ_DIRECT_BELOW;
 	uint32_t pts = bm_pq_fft_points(m->cfg.sample_rate, m->cfg.nominal_hz);
-	if (pts == 0)
-		return BM_E_NOSPACE;
-	if (!fft || !fft->rfft || fft->n != pts)
-		return BM_E_INVAL;
 	double lmax = m->ncyc * m->fs / 45.0;
-	if (lmax + BM_BLOCK + BM_PQ_LAG + BM_PQ_TAPS + 4 > BM_PQ_RING)
+	if (lmax + BM_BLOCK + BM_PQ_LAG + BM_PQ_TAPS + 4 > BM_PQ_RING || (!direct && pts == 0))
 		return BM_E_NOSPACE;
+	if (!direct && (!fft || !fft->rfft || fft->n != pts))
+		return BM_E_INVAL;
 
 	memset(pq, 0, sizeof *pq);
-	pq->fft = *fft;
+	if (!direct)
+		pq->fft = *fft;
 	pq->m = pts;
+	pq->direct = direct;
 	pq->groups = groups;
 	/* rows: voltages, artificial-neutral voltages if any circuit is three-wire,
 	 * then every current row the measurement uses */
@@ -124,12 +127,82 @@ static float *dest(bm_harmonics *h, unsigned row)
 	return h->i[c][p];
 }
 
+/* Line powers (RMS²) of ring k over the analysed window by resampling to M
+ * points and one real FFT: line j of the FFT is j/N of the frequency. */
+static void lines_fft(bm_meter *m, unsigned k, double t0, double len, unsigned nlines)
+{
+	bm_pq *pq = m->pq;
+	const uint32_t M = pq->m;
+	const double step = len / M;
+	const float *ring = pq->ring[k];
+	for (uint32_t j = 0; j < M; j++) {
+		double t = t0 + j * step;
+		double fl = floor(t);
+		double q = (t - fl) * BM_PQ_PHASES;
+		unsigned q0 = (unsigned)q;
+		if (q0 >= BM_PQ_PHASES)
+			q0 = BM_PQ_PHASES - 1;
+		float fr = (float)(q - q0);
+		const float *c0 = pq->table[q0], *c1 = pq->table[q0 + 1];
+		uint64_t base = m->origin + (uint64_t)(int64_t)fl - (BM_PQ_TAPS / 2 - 1);
+		float acc = 0.0f;
+		for (unsigned i = 0; i < BM_PQ_TAPS; i++)
+			acc += (c0[i] + fr * (c1[i] - c0[i])) * ring[(base + i) & RING_MASK];
+		pq->work[j] = acc;
+	}
+	pq->fft.rfft(pq->fft.ctx, pq->work, pq->spec);
+	const double norm = 2.0 / ((double)M * M); /* line RMS² = 2|X|²/M² */
+	for (unsigned j = 0; j < nlines; j++)
+		pq->line2[j] = (pq->spec[2 * j] * (double)pq->spec[2 * j] + pq->spec[2 * j + 1] * (double)pq->spec[2 * j + 1]) * norm;
+}
+
+/* Hat weights of the samples floor(t0)-1 .. ceil(t0+len)+1 into pq->work. */
+static void direct_weights(bm_pq *pq, double t0, double len)
+{
+	const int64_t n_lo = (int64_t)floor(t0) - 1, n_hi = (int64_t)ceil(t0 + len) + 1;
+	for (int64_t n = n_lo; n <= n_hi; n++)
+		pq->work[n - n_lo] = (float)(bm_hat_cdf(t0 + len - (double)n) - bm_hat_cdf(t0 - (double)n));
+}
+
+/* Line powers of ring k straight from the samples: for each needed line a
+ * Goertzel recursion over the window's samples weighted by their hat
+ * integrals, as the fundamental is computed (measure.c). */
+static void lines_direct(bm_meter *m, unsigned k, double t0, double len, double f, unsigned nlines, unsigned hmax)
+
+{
+	bm_pq *pq = m->pq;
+	const unsigned N = m->ncyc;
+	const float *ring = pq->ring[k];
+	const int64_t n_lo = (int64_t)floor(t0) - 1, n_hi = (int64_t)ceil(t0 + len) + 1;
+	const double wsum = len; /* the hat weights of a window add up to its length */
+	for (unsigned j = 0; j < nlines; j++) {
+		unsigned h = (j + N / 2) / N;
+		int d = (int)j - (int)(h * N);
+		bool need = h >= 1 && h <= hmax && (pq->groups ? (d >= -(int)N / 2 && d <= (int)N / 2) : (d >= -1 && d <= 1));
+		if (!need) {
+			pq->line2[j] = 0.0;
+			continue;
+		}
+		const double om = 6.283185307179586 * f * j / ((double)N * m->fs);
+		const double cw = 2.0 * cos(om);
+		double s1 = 0.0, s2 = 0.0;
+		for (int64_t n = n_lo; n <= n_hi; n++) {
+			double x = pq->work[n - n_lo] * ring[(m->origin + (uint64_t)n) & RING_MASK];
+			double s0 = x + cw * s1 - s2;
+			s2 = s1;
+			s1 = s0;
+		}
+		/* |X|² of the last Goertzel step; line RMS² = 2|X|²/W² */
+		double x2 = s1 * s1 + s2 * s2 - cw * s1 * s2;
+		pq->line2[j] = 2.0 * x2 / (wsum * wsum);
+	}
+}
+
 void bm_pq_window(bm_meter *m, double start, double len, double f)
 {
 	bm_pq *pq = m->pq;
 	bm_harmonics *hr = &m->res.h;
-	const uint32_t M = pq->m, N = m->ncyc;
-	const double step = len / M;
+	const uint32_t N = m->ncyc;
 	const double t0 = start - BM_PQ_LAG;
 
 	for (unsigned q = 0; q <= BM_H_MAX; q++) {
@@ -142,41 +215,28 @@ void bm_pq_window(bm_meter *m, double start, double len, double f)
 	/* the highest order this window can give: below 0.45·fs and with its
 	 * group's lines inside the spectrum */
 	unsigned hmax = BM_H_MAX;
-	while (hmax > 0 && (hmax * f > 0.45 * m->fs || hmax * N + N / 2 + 1 > M / 2))
+	while (hmax > 0 && (hmax * f > 0.45 * m->fs || (!pq->direct && hmax * N + N / 2 + 1 > pq->m / 2)))
 		hmax--;
+	const unsigned nlines = hmax * N + N / 2 + 1;
+	if (pq->direct)
+		direct_weights(pq, t0, len);
 
 	for (unsigned k = 0; k < pq->n_rows; k++) {
-		const float *ring = pq->ring[k];
-		for (uint32_t j = 0; j < M; j++) {
-			double t = t0 + j * step;
-			double fl = floor(t);
-			double q = (t - fl) * BM_PQ_PHASES;
-			unsigned q0 = (unsigned)q;
-			if (q0 >= BM_PQ_PHASES)
-				q0 = BM_PQ_PHASES - 1;
-			float fr = (float)(q - q0);
-			const float *c0 = pq->table[q0], *c1 = pq->table[q0 + 1];
-			uint64_t base = m->origin + (uint64_t)(int64_t)fl - (BM_PQ_TAPS / 2 - 1);
-			float acc = 0.0f;
-			for (unsigned i = 0; i < BM_PQ_TAPS; i++)
-				acc += (c0[i] + fr * (c1[i] - c0[i])) * ring[(base + i) & RING_MASK];
-			pq->work[j] = acc;
-		}
-		pq->fft.rfft(pq->fft.ctx, pq->work, pq->spec);
+		if (pq->direct)
+			lines_direct(m, k, t0, len, f, nlines, hmax);
+		else
+			lines_fft(m, k, t0, len, nlines);
 
 		const unsigned row = pq->rows[k];
 		float *out = dest(hr, row);
-		const double norm = 2.0 / ((double)M * M); /* line RMS² = 2|X|²/M² */
 		for (unsigned h = 1; h <= hmax; h++) {
 			int lo = pq->groups ? -(int)N / 2 : -1, hi = -lo;
 			double g2 = 0.0;
 			for (int d = lo; d <= hi; d++) {
 				unsigned line = h * N + (unsigned)d;
-				double re = pq->spec[2 * line], im = pq->spec[2 * line + 1];
-				double a2 = (re * re + im * im) * norm;
 				double th = TWO_PI * f * line / ((double)N * m->fs);
 				double g = response(m, row, th);
-				a2 /= g * g;
+				double a2 = pq->line2[line] / (g * g);
 				/* a group's outermost lines are shared with the next group */
 				g2 += (pq->groups && (d == lo || d == hi)) ? 0.5 * a2 : a2;
 			}

@@ -21,11 +21,29 @@ for c, t in enumerate(truth):
     S = abs(t.get("S") or 1.0)
     for k, want in t.items():
         have = g.get(k)
+        if isinstance(want, list):  # harmonic spectra: orders 1..50
+            if not isinstance(have, list) or len(have) != 50:
+                bad.append(f"C{c+1} {k}: {have!r:.60}"); continue
+            ref = want[0] if k.endswith("_rms") else 100.0
+            for h, (w, v) in enumerate(zip(want, have), start=1):
+                if w == "any":
+                    continue
+                if w is None:
+                    if v is not None: bad.append(f"C{c+1} {k}[{h}]: {v}, want null")
+                    continue
+                if v is None:
+                    bad.append(f"C{c+1} {k}[{h}] null"); continue
+                # 0.5 % of reading where the order is >= 1 %, else 0.005 % of the fundamental
+                lim = 5e-3 * abs(w) if abs(w) >= 0.01 * ref else 5e-5 * ref
+                if abs(v - w) > lim: bad.append(f"C{c+1} {k}[{h}]: {v:.6g}, want {w:.6g} (±{lim:.2g})")
+            continue
         if want is None:
             if have is not None: bad.append(f"C{c+1} {k}: {have}, want null")
             continue
         if have is None: bad.append(f"C{c+1} {k}: null, want {want}"); continue
-        if k[0] in "UI": lim = 2e-4 * abs(want)
+        if k.startswith("THD"): lim = 0.01          # percentage points
+        elif k[0] == "K": lim = 5e-3 * abs(want)
+        elif k[0] in "UI": lim = 2e-4 * abs(want)
         elif k.startswith("F"): lim = 1e-3
         elif k.startswith(("PF", "DPF")): lim = 1e-3
         elif k[0] in "PQS": lim = 5e-4 * S
@@ -58,7 +76,9 @@ PY
 then echo "ok   --per-window"; pass=$((pass+1)); else echo "FAIL --per-window"; fail=$((fail+1)); fi
 
 # readable table
-if "$bm" analyze "$tmp/rec_BINARY.cfg" | grep -q "^U1 .* V .*[0-9]"; then echo "ok   table"; pass=$((pass+1)); else echo "FAIL table"; fail=$((fail+1)); fi
+"$bm" analyze "$tmp/rec_BINARY.cfg" > "$tmp/table.txt"
+if grep -q "^U1 .* V .*[0-9]" "$tmp/table.txt" && grep -q "^THDI1 .*%" "$tmp/table.txt" &&
+   grep -q "^C1 harmonics" "$tmp/table.txt"; then echo "ok   table"; pass=$((pass+1)); else echo "FAIL table"; fail=$((fail+1)); fi
 
 # --map override: swap the two feeders' order is not possible for a 3-wire pair, so map circuit 1 only
 if "$bm" analyze "$tmp/rec_FLOAT32.cfg" --json --map U1=1,U2=2,U3=3,C1.I1=4,C1.I2=5,C1.I3=6,C1.In=7 > "$tmp/map.json" &&

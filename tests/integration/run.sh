@@ -29,7 +29,9 @@ PY
 then ok "default simulator --speed max"; else bad "default simulator --speed max"; fi
 
 # the readable summary names every circuit
-if timeout 60 "$bm" run --speed max --duration 1 | grep -q "C4 3P4W_4CT"; then ok "readable summary"; else bad "readable summary"; fi
+timeout 60 "$bm" run --speed max --duration 1 > "$tmp/summary.txt"
+if grep -q "C4 3P4W_4CT" "$tmp/summary.txt" && grep -q "THD-U .* sequence U ok" "$tmp/summary.txt"; then
+  ok "readable summary"; else bad "readable summary"; fi
 
 # a scenario file
 if timeout 60 "$bm" run --source "sim:$root/scenarios/rogowski.ini" --speed max --duration 2 --json > "$tmp/rc.jsonl" &&

@@ -127,8 +127,28 @@ def line(u):
         out.append(rms(neg_sum(u[p], neg_sum(u[(p + 1) % 3]))))
     return out
 
+def thd(w):
+    f1 = abs(ph(w, 1))
+    return 100 * math.sqrt(sum(abs(ph(w, h)) ** 2 for h in orders(w) if h >= 2)) / f1
+
+def kfactor(w):
+    num = sum(h * h * abs(ph(w, h)) ** 2 for h in orders(w))
+    return num / sum(abs(ph(w, h)) ** 2 for h in orders(w))
+
 truth = {"circuits": []}
 c1 = truth4(U, I1, IN1)
+for p in range(3):
+    c1[f"THDU{p+1}"] = thd(U[p])
+    c1[f"THDI{p+1}"] = thd(I1[p])
+    c1[f"K{p+1}"] = kfactor(I1[p])
+# per-order percentages of I1 and U1 (orders 1..50, index 0 = order 1)
+# orders above 0.45·fs are not analysed: null
+# ("any" right at the limit, where the measured frequency decides)
+def lim(h, value):
+    x = h * freq / (0.45 * rate)
+    return value if x < 0.999 else (None if x > 1.001 else "any")
+c1["HI1"] = [lim(h, 100 * abs(ph(I1[0], h)) / abs(ph(I1[0], 1))) for h in range(1, 51)]
+c1["HU1_rms"] = [lim(h, abs(ph(U[0], h))) for h in range(1, 51)]
 UL = line(U)
 c1.update({"U12": UL[0], "U23": UL[1], "U31": UL[2], "F": freq})
 truth["circuits"].append(c1)

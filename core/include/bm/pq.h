@@ -45,6 +45,14 @@
 #define BM_PQ_TAPS 12     /* interpolator taps */
 #define BM_PQ_PHASES 256  /* interpolator table phases (linear between) */
 #define BM_PQ_LAG 8       /* analysed window = measurement window − LAG samples */
+/* Below this sample rate the interpolator cannot be flat up to the 50th
+ * harmonic, so each needed FFT line is computed directly (Goertzel over the
+ * same fractional-window weights as the fundamental); no FFT is used. */
+#define BM_PQ_DIRECT_BELOW 12000u
+/* FFT lines the orders need at most: 50 orders of 12 cycles, plus a group's
+ * half width. */
+#define BM_PQ_LINES (BM_H_MAX_PQ * 12 + 8)
+#define BM_H_MAX_PQ 50
 
 #if (BM_PQ_RING & (BM_PQ_RING - 1)) != 0
 #error "BM_PQ_RING must be a power of two"
@@ -61,23 +69,27 @@ typedef struct bm_pq {
 	uint64_t next;         /* absolute index of the next sample the rings take */
 	float ring[BM_MAX_CH + 3][BM_PQ_RING];
 	float table[BM_PQ_PHASES + 1][BM_PQ_TAPS];
+	bool direct;           /* lines by Goertzel instead of resampling + FFT */
 	float work[BM_PQ_FFT_MAX];
 	float spec[BM_PQ_FFT_MAX + 2];
+	double line2[BM_PQ_LINES]; /* RMS² of each line of the window being analysed */
 } bm_pq;
 
 /*
  * FFT points the meter's configuration needs: a power of two of at least
- * 2048 and of the longest window (N cycles at 45 Hz). 0 if more than
- * BM_PQ_FFT_MAX (sample rate too high for harmonics in this build).
+ * 2048 and of the longest window (N cycles at 45 Hz). 0 when no FFT is
+ * needed (sample rate below BM_PQ_DIRECT_BELOW) or when the window would be
+ * longer than BM_PQ_FFT_MAX (then bm_meter_attach_pq says BM_E_NOSPACE).
  */
 uint32_t bm_pq_fft_points(uint32_t sample_rate, uint8_t nominal_hz);
 
 /*
  * Attaches harmonic analysis to an initialised meter (before the first
- * feed). fft->n must equal bm_pq_fft_points() for the meter's
- * configuration. groups: false = subgroups (default), true = groups.
- * Returns BM_OK, BM_E_INVAL (fft size), BM_E_NOSPACE (window longer than
- * this build's ring), BM_E_STATE (the meter has already been fed).
+ * feed). fft: an FFT of bm_pq_fft_points() points, or NULL when that is 0.
+ * groups: false = subgroups (default), true = groups.
+ * Returns BM_OK, BM_E_INVAL (missing or wrong-size fft), BM_E_NOSPACE
+ * (window longer than this build's ring or FFT), BM_E_STATE (the meter has
+ * already been fed).
  */
 bm_err bm_meter_attach_pq(struct bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool groups);
 
