@@ -44,6 +44,23 @@ static double target_mag(double th, bool integrator)
 /* Cholesky solve of the n×n SPD system g·h = r in place. Returns false if
  * the matrix is not positive definite (cannot happen for the Gram matrix
  * of distinct cosines over a non-empty band unless it underflows). */
+/* Solves with the lower-triangular factor chol_solve left in g. */
+static void chol_back(double g[BM_FIR_MAX][BM_FIR_MAX], double r[BM_FIR_MAX], int n)
+{
+	for (int i = 0; i < n; i++) {
+		double s = r[i];
+		for (int k = 0; k < i; k++)
+			s -= g[i][k] * r[k];
+		r[i] = s / g[i][i];
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		double s = r[i];
+		for (int k = i + 1; k < n; k++)
+			s -= g[k][i] * r[k];
+		r[i] = s / g[i][i];
+	}
+}
+
 static bool chol_solve(double g[BM_FIR_MAX][BM_FIR_MAX], double r[BM_FIR_MAX], int n)
 {
 	for (int j = 0; j < n; j++) {
@@ -61,18 +78,7 @@ static bool chol_solve(double g[BM_FIR_MAX][BM_FIR_MAX], double r[BM_FIR_MAX], i
 			g[i][j] = s / d;
 		}
 	}
-	for (int i = 0; i < n; i++) { /* forward: L y = r */
-		double s = r[i];
-		for (int k = 0; k < i; k++)
-			s -= g[i][k] * r[k];
-		r[i] = s / g[i][i];
-	}
-	for (int i = n - 1; i >= 0; i--) { /* back: Lᵀ h = y */
-		double s = r[i];
-		for (int k = i + 1; k < n; k++)
-			s -= g[k][i] * r[k];
-		r[i] = s / g[i][i];
-	}
+	chol_back(g, r, n);
 	return true;
 }
 
@@ -115,6 +121,55 @@ bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_
 bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low)
 {
 	return bm_fir_design_n(h, BM_FIR_TAPS, tau, integrator, theta_max, theta_low);
+}
+
+bool bm_fir_design_bank(float *h, int n, int count, double tau0, double dtau, double theta_max, double theta_low)
+{
+	double g[BM_FIR_MAX][BM_FIR_MAX];
+	const double dt = theta_max / QUAD_N;
+
+	if (n < 2 || n > BM_FIR_MAX || count < 1)
+		return false;
+	for (int k = 0; k < n; k++)
+		for (int l = 0; l < n; l++)
+			g[k][l] = 0.0;
+	/* the Gram matrix does not depend on the delay: build and factor it once */
+	for (int q = 0; q <= QUAD_N; q++) {
+		double th = q * dt;
+		double wq = (q == 0 || q == QUAD_N) ? 1.0 : (q % 2 ? 4.0 : 2.0);
+		double w = (theta_low > 0.0 ? weight(th, theta_low) : 1.0) * wq * dt / 3.0;
+		for (int l = 0; l < n; l++)
+			for (int k = 0; k <= l; k++)
+				g[l][k] += w * cos((k - l) * th);
+	}
+	double r0[BM_FIR_MAX];
+	for (int l = 0; l < n; l++)
+		r0[l] = 0.0;
+	if (!chol_solve(g, r0, n)) /* factors g in place (lower triangle) */
+		return false;
+	for (int b = 0; b < count; b++) {
+		double tau = tau0 + b * dtau, r[BM_FIR_MAX];
+		for (int l = 0; l < n; l++)
+			r[l] = 0.0;
+		/* cos((l − τ)θ) = cos(lθ)cos(τθ) + sin(lθ)sin(τθ): two calls per point */
+		for (int q = 0; q <= QUAD_N; q++) {
+			double th = q * dt;
+			double wq = (q == 0 || q == QUAD_N) ? 1.0 : (q % 2 ? 4.0 : 2.0);
+			double w = (theta_low > 0.0 ? weight(th, theta_low) : 1.0) * wq * dt / 3.0;
+			double ct = cos(tau * th), st = sin(tau * th), c1 = cos(th), s1 = sin(th);
+			double cl = 1.0, sl = 0.0; /* cos(lθ), sin(lθ) by rotation */
+			for (int l = 0; l < n; l++) {
+				r[l] += w * (cl * ct + sl * st);
+				double t = cl * c1 - sl * s1;
+				sl = sl * c1 + cl * s1;
+				cl = t;
+			}
+		}
+		chol_back(g, r, n);
+		for (int k = 0; k < n; k++)
+			h[b * n + k] = (float)r[k];
+	}
+	return true;
 }
 
 /* Complex response of h at θ, for tests and the harmonic correction. */

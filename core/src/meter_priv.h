@@ -22,6 +22,9 @@ enum { FE_OFF = 0, FE_PLAIN, FE_FIR, FE_RCOIL };
 bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low);
 /* n taps; theta_low <= 0 weights the band flat. */
 bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_max, double theta_low);
+/* A bank of `count` designs of n taps with delays tau0 + b·dtau, for one
+ * band and weight (plain fractional delays), into h[b*n + k]. */
+bool bm_fir_design_bank(float *h, int n, int count, double tau0, double dtau, double theta_max, double theta_low);
 void bm_fir_response(const float *h, int n, double th, double *re, double *im);
 
 /* ∫_{-∞}^{x} hat(t) dt for the unit triangle on [-1, 1]: the weight of

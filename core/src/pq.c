@@ -68,14 +68,14 @@ bm_err bm_meter_attach_pq(bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool gr
 	double thmax = TWO_PI * 65.0 * 50.0 / m->fs;
 	if (thmax > 0.9 * 3.141592653589793)
 		thmax = 0.9 * 3.141592653589793;
-	for (unsigned q = 0; q <= BM_PQ_PHASES; q++) {
-		float h[BM_PQ_TAPS];
-		double mu = (double)q / BM_PQ_PHASES;
-		if (!bm_fir_design_n(h, BM_PQ_TAPS, BM_PQ_TAPS / 2 - mu, false, thmax, TWO_PI * 300.0 / m->fs))
-			return BM_E_INVAL;
+	/* phase q: delay BM_PQ_TAPS/2 − q/PHASES; taps reversed to index inputs */
+	static float bank[(BM_PQ_PHASES + 1) * BM_PQ_TAPS];
+	if (!bm_fir_design_bank(bank, BM_PQ_TAPS, BM_PQ_PHASES + 1, BM_PQ_TAPS / 2, -1.0 / BM_PQ_PHASES, thmax,
+	                        TWO_PI * 300.0 / m->fs))
+		return BM_E_INVAL;
+	for (unsigned q = 0; q <= BM_PQ_PHASES; q++)
 		for (unsigned j = 0; j < BM_PQ_TAPS; j++)
-			pq->table[q][j] = h[BM_PQ_TAPS - 1 - j];
-	}
+			pq->table[q][j] = bank[q * BM_PQ_TAPS + BM_PQ_TAPS - 1 - j];
 	m->pq = pq;
 	return BM_OK;
 }
@@ -127,14 +127,15 @@ static float *dest(bm_harmonics *h, unsigned row)
 	return h->i[c][p];
 }
 
-/* Line powers (RMS²) of ring k over the analysed window by resampling to M
- * points and one real FFT: line j of the FFT is j/N of the frequency. */
-static void lines_fft(bm_meter *m, unsigned k, double t0, double len, unsigned nlines)
+/* The resampling plan of one window: output point j sits at t0 + j·len/M;
+ * its 12 weights are the table's two nearest phases blended linearly, and
+ * its first input sample is counted from floor(t0) − BM_PQ_TAPS/2. Done
+ * once per window, for all channels. */
+static void plan_window(bm_pq *pq, double t0, double len)
 {
-	bm_pq *pq = m->pq;
 	const uint32_t M = pq->m;
 	const double step = len / M;
-	const float *ring = pq->ring[k];
+	const double first = floor(t0) - BM_PQ_TAPS / 2;
 	for (uint32_t j = 0; j < M; j++) {
 		double t = t0 + j * step;
 		double fl = floor(t);
@@ -144,10 +145,30 @@ static void lines_fft(bm_meter *m, unsigned k, double t0, double len, unsigned n
 			q0 = BM_PQ_PHASES - 1;
 		float fr = (float)(q - q0);
 		const float *c0 = pq->table[q0], *c1 = pq->table[q0 + 1];
-		uint64_t base = m->origin + (uint64_t)(int64_t)fl - (BM_PQ_TAPS / 2 - 1);
+		for (unsigned i = 0; i < BM_PQ_TAPS; i++)
+			pq->coef[j][i] = c0[i] + fr * (c1[i] - c0[i]);
+		pq->off[j] = (uint32_t)(fl - first) - (BM_PQ_TAPS / 2 - 1);
+	}
+}
+
+/* Line powers (RMS²) of ring k over the planned window: resample to M
+ * points, one real FFT; line j of the FFT is j/N of the frequency. */
+static void lines_fft(bm_meter *m, unsigned k, double t0, double len, unsigned nlines)
+{
+	bm_pq *pq = m->pq;
+	const uint32_t M = pq->m;
+	const float *ring = pq->ring[k];
+	/* unwrap the window's samples (at most two copies) */
+	uint64_t a = m->origin + (uint64_t)(int64_t)(floor(t0) - BM_PQ_TAPS / 2);
+	uint32_t n = (uint32_t)(ceil(t0 + len) - floor(t0)) + BM_PQ_TAPS + 2;
+	uint32_t at = (uint32_t)(a & RING_MASK), first = BM_PQ_RING - at < n ? BM_PQ_RING - at : n;
+	memcpy(pq->lin, &ring[at], first * sizeof(float));
+	memcpy(pq->lin + first, ring, (n - first) * sizeof(float));
+	for (uint32_t j = 0; j < M; j++) {
+		const float *x = pq->lin + pq->off[j], *c = pq->coef[j];
 		float acc = 0.0f;
 		for (unsigned i = 0; i < BM_PQ_TAPS; i++)
-			acc += (c0[i] + fr * (c1[i] - c0[i])) * ring[(base + i) & RING_MASK];
+			acc += c[i] * x[i];
 		pq->work[j] = acc;
 	}
 	pq->fft.rfft(pq->fft.ctx, pq->work, pq->spec);
@@ -220,6 +241,8 @@ void bm_pq_window(bm_meter *m, double start, double len, double f)
 	const unsigned nlines = hmax * N + N / 2 + 1;
 	if (pq->direct)
 		direct_weights(pq, t0, len);
+	else
+		plan_window(pq, t0, len);
 
 	for (unsigned k = 0; k < pq->n_rows; k++) {
 		if (pq->direct)

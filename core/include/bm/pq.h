@@ -70,6 +70,11 @@ typedef struct bm_pq {
 	float ring[BM_MAX_CH + 3][BM_PQ_RING];
 	float table[BM_PQ_PHASES + 1][BM_PQ_TAPS];
 	bool direct;           /* lines by Goertzel instead of resampling + FFT */
+	/* the window's resampling plan, shared by all channels: for output point
+	 * j, the first input sample (offset into `lin`) and the 12 weights */
+	uint32_t off[BM_PQ_FFT_MAX];
+	float coef[BM_PQ_FFT_MAX][BM_PQ_TAPS];
+	float lin[BM_PQ_RING];  /* one channel's window samples, unwrapped */
 	float work[BM_PQ_FFT_MAX];
 	float spec[BM_PQ_FFT_MAX + 2];
 	double line2[BM_PQ_LINES]; /* RMS² of each line of the window being analysed */
