@@ -148,8 +148,9 @@ int bm_cmd_analyze(int argc, char **argv)
 				bm_fft_kiss_free(&fft);
 				uint32_t pts = bm_pq_fft_points(cfg.sample_rate, cfg.nominal_hz);
 				bm_fft_ops ops;
-				bool ok = pts == 0 || bm_fft_kiss_init(&fft, pts, &ops) == BM_OK;
-				if (!(ok && bm_meter_attach_pq(&meter, &pq, pts ? &ops : NULL, groups) == BM_OK) && !warned_pq) {
+				if (!(pts && bm_fft_kiss_init(&fft, pts, &ops) == BM_OK &&
+				      bm_meter_attach_pq(&meter, &pq, &ops, groups) == BM_OK) &&
+				    !warned_pq) {
 					fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n",
 					        cfg.sample_rate);
 					warned_pq = true;

@@ -12,8 +12,9 @@
  *    error over whole cycles is O(h³) per end: below 1e-7 of the window.
  *  - Interior samples (weight 1) take the fast loop; only the 2 samples at
  *    each segment end take the weighted path.
- *  - The next window's length is chosen when its predecessor's first half
- *    ends, so a boundary sample always knows both segments' oscillators.
+ *  - The next window's length is chosen when its predecessor ends: the
+ *    boundary samples it shares are held back until then, so a window is
+ *    sized from the freshest frequency and still gets exact weights.
  *  - Accumulation order depends only on absolute sample positions, so the
  *    results do not depend on how the caller split its input.
  */
@@ -286,10 +287,13 @@ static void fundamental_pq(const bm_meter *m, unsigned c, const double *xr, cons
 		vm[p] = sqrt(vr[p] * vr[p] + vi[p] * vi[p]);
 		im_[p] = sqrt(ir[p] * ir[p] + ii[p] * ii[p]);
 	}
-	bool uref = vm[0] > 0.0 && (tw || U[0] > 0.0);
+	/* a voltage is there when above the minimum: against N, its RMS; in
+	 * three-wire, its fundamental against the artificial neutral */
+	const double umin = m->cfg.u_min_v;
+	bool uref = vm[0] > 0.0 && (tw ? vm[0] >= umin : U[0] > 0.0);
 	double a0 = uref ? arg_deg(vr[0], vi[0]) : 0.0;
 	for (unsigned p = 0; p < nph; p++) {
-		bool ulive = vm[p] > 0.0 && (tw || U[p] > 0.0);
+		bool ulive = vm[p] > 0.0 && (tw ? vm[p] >= umin : U[p] > 0.0);
 		bool ilive = im_[p] > 0.0 && I[p] > 0.0;
 		if (uref && ulive)
 			v[BM_Q_AU1 + p] = wrap180(arg_deg(vr[p], vi[p]) - a0);
@@ -498,104 +502,260 @@ static void update_reference(bm_meter *m)
 		m->zc_hyst = (float)(0.1 * SQRT2 * m->res.rms[ref]);
 }
 
-static void finalize_segment(bm_meter *m, unsigned i_next)
+/* K(ν) = (1/T)∫₀ᵀ e^{j2πντ} dτ = e^{jπνT}·sin(πνT)/(πνT). */
+static void kfun(double nu, double t, double *re, double *im)
 {
-	bm_seg_acc *a = &m->acc[m->cur];
-	const bool second = (m->seg_idx & 1u) != 0;
-	const double W = a->w;
-	double ph[3][2], fest[3];
+	double x = PI * nu * t;
+	double s = fabs(x) < 1e-12 ? 1.0 : sin(x) / x;
+	*re = cos(x) * s;
+	*im = sin(x) * s;
+}
 
-	for (unsigned p = 0; p < 3; p++) {
-		ph[p][0] = SQRT2 / W * a->sc[p];
-		ph[p][1] = -SQRT2 / W * a->ss[p];
-		fest[p] = NAN;
-		if (m->have_prev) {
-			/* A half window of T seconds sized for f' holds N/2 cycles of f'
-			 * and its phasor reads the phase at its start plus π(f − f')T.
-			 * With the phase advance 2πf·T_prev between the two starts, the
-			 * measured difference is Δφ ≡ π(f(T_prev + T) − N) (mod 2π), so
-			 * f = (N + Δφ/π) / (T_prev + T) whatever each was sized for. */
-			double re = ph[p][0] * m->prev_ph[p][0] + ph[p][1] * m->prev_ph[p][1];
-			double im = ph[p][1] * m->prev_ph[p][0] - ph[p][0] * m->prev_ph[p][1];
-			double dphi = atan2(im, re);
-			fest[p] = (m->ncyc + dphi / PI) * m->fs / (m->prev_len + W);
-		}
+/*
+ * The fundamental's phasor at the start of a stretch, freed of the sizing
+ * error. A stretch of T seconds demodulated at f' measures, for a fundamental
+ * A (RMS phasor at the start) of frequency f,
+ *     X = A·K(f − f') + conj(A)·K(−(f + f')),
+ * the second term being the negative-frequency image. Given an estimate of
+ * f, A = (X·conj(K₁) − conj(X)·K₂) / (|K₁|² − |K₂|²). Without this, a stretch
+ * sized δ off biases the phase by ~δ/(2f) (1e-3 rad at 0.1 Hz).
+ */
+static void unimage(const bm_meter *m, const bm_ph_rec *r, unsigned p, double f, double *ar, double *ai)
+{
+	double t = r->len / m->fs, k1r, k1i, k2r, k2i;
+	kfun(f - r->f, t, &k1r, &k1i);
+	kfun(-(f + r->f), t, &k2r, &k2i);
+	double xr = r->re[p], xi = r->im[p];
+	double nr = (xr * k1r + xi * k1i) - (xr * k2r + xi * k2i);
+	double ni = (xi * k1r - xr * k1i) - (xr * k2i - xi * k2r);
+	double den = k1r * k1r + k1i * k1i - k2r * k2r - k2i * k2i;
+	*ar = nr / den;
+	*ai = ni / den;
+}
+
+/*
+ * Frequency from the phase advance of voltage p between two records a (older)
+ * and b, starting from the guess f: the unimaged phasors give the phases at
+ * the two starts exactly, so f = f + wrap(Δφ − 2πf·gap)/(2π·gap); twice, as
+ * the image removal itself uses f. Unambiguous within ±1/(2·gap) of the guess
+ * (±5 Hz for half windows one apart at 50 Hz).
+ */
+static double est_freq(const bm_meter *m, const bm_ph_rec *a, const bm_ph_rec *b, unsigned p, double f)
+{
+	const double gap = (b->start - a->start) / m->fs;
+	for (int it = 0; it < 2; it++) {
+		double ar, ai, br, bi;
+		unimage(m, a, p, f, &ar, &ai);
+		unimage(m, b, p, f, &br, &bi);
+		double dphi = atan2(bi * ar - br * ai, br * ar + bi * ai);
+		f += remainder(dphi - TWO_PI * f * gap, TWO_PI) / (TWO_PI * gap);
 	}
+	return f;
+}
 
-	/* Rogowski: re-centre the integrator on this half window's mean, from
-	 * the next sample on; learn the input DC only from a half window that
-	 * held whole cycles (sized within 0.01 Hz of the crossing count), where
-	 * the mean is exact: a mean over a fraction of a cycle more would put
-	 * ~δf/f of the amplitude into the DC estimate and ramp the integrator. */
-	double fz = m->ref >= 0 ? zc_freq(m) : 0.0;
-	bool whole = m->ref < 0 || (fz > 0.0 ? fabs(fz - a->f) < 0.01
-	                                      : isfinite(fest[m->ref]) && fabs(fest[m->ref] - a->f) < 0.01);
+/* A record from accumulated sums over [start, start + len). */
+static void make_rec(bm_ph_rec *r, const bm_seg_acc *x, const bm_seg_acc *y)
+{
+	double w = x->w + (y ? y->w : 0.0);
+	for (unsigned p = 0; p < 3; p++) {
+		r->re[p] = SQRT2 / w * (x->sc[p] + (y ? y->sc[p] : 0.0));
+		r->im[p] = -SQRT2 / w * (x->ss[p] + (y ? y->ss[p] : 0.0));
+	}
+	r->start = x->start;
+	r->len = w;
+	r->f = y ? y->f : x->f;
+}
+
+/* Rogowski coils at a window's end: learn the input DC from the window's
+ * mean — only if the window held whole cycles, within 0.002 Hz of the
+ * measured frequency f (a mean over a fraction of a cycle more puts ~δf/f of
+ * the amplitude into the estimate and would ramp the integrator), and then
+ * only a mean above that leakage (below). Whole
+ * windows, not half windows: an interharmonic at (h + k/N)·f holds whole
+ * cycles only in a whole window. The correction also reaches the held-back
+ * boundary samples and the rest of the block in hand, so the integrator's
+ * slope changes exactly at the boundary. The integrator's own offset is left
+ * alone (each window removes its mean; the integrator's slow leak bounds
+ * its drift): shifting it would put a step into the harmonic analysis. */
+static void coil_feedback(bm_meter *m, const bm_seg_acc *a, const bm_seg_acc *b, double f, unsigned i_next)
+{
+	const double W = a->w + b->w;
+	/* relative sizing error of this window */
+	const double rel = isfinite(f) ? fabs(f - b->f) / f : 1.0;
 	for (unsigned k = 0; k < m->n_raw; k++) {
 		unsigned ch = m->raw[k];
+		bm_fe_ch *fc = &m->fe[ch];
+		double d = (a->s1[BM_MAX_CH + ch] + b->s1[BM_MAX_CH + ch]) / W;
+		/* Over N(1 + rel) cycles the AC leaks up to ~amplitude × rel into
+		 * the mean. The coil's input amplitude is the output current's
+		 * times ω/(gain·fs); three times that covers its harmonics (which
+		 * di/dt amplifies). Learn only a mean clearly above that: a real
+		 * offset, or any mean once the window fits (rel ~1e-7). */
+		double mo = (a->s1[ch] + b->s1[ch]) / W;
+		double i2 = (a->s2[ch] + b->s2[ch]) / W - mo * mo;
+		double amp = sqrt(i2 > 0.0 ? 2.0 * i2 : 0.0) * TWO_PI * b->f / (fc->y_gain * m->fs);
+		bool whole = m->ref < 0 || (rel < 0.002 / 50.0 && fabs(d) > 3.0 * amp * rel);
 		if (whole) {
-			/* also the held-back boundary samples and the rest of the
-			 * block in hand, which the next half window reads */
-			double d = a->s1[BM_MAX_CH + ch] / W;
-			m->fe[ch].dc += d;
+			fc->dc += d;
 			for (unsigned i = i_next; i < BM_BLOCK; i++)
 				m->out[BM_ROW_RAW0 + ch][i] -= (float)d;
 			for (unsigned k2 = 0; k2 < m->n_pend; k2++)
 				m->pend[k2][BM_ROW_RAW0 + ch] -= (float)d;
+			/* The block in hand was integrated with the old DC: every input
+			 * that feeds an output from i_next on takes the new one, and
+			 * those outputs lose the ramp the old one added (the FIR's DC
+			 * gain times the integrator gain per sample). */
+			int lo = (int)i_next - (int)fc->shift - (BM_FIR_TAPS - 1);
+			if (lo < -(int)BM_FE_HIST)
+				lo = -(int)BM_FE_HIST;
+			float *x = fc->hist + BM_FE_HIST;
+			for (int i = lo; i < BM_BLOCK; i++)
+				x[i] -= (float)d;
+			double hsum = 0.0;
+			for (unsigned t = 0; t < BM_FIR_TAPS; t++)
+				hsum += fc->h[t];
+			const double step = fc->y_gain * d * hsum;
+			for (unsigned j = i_next; j < BM_BLOCK; j++)
+				m->out[ch][j] -= (float)(step * (double)(j - i_next + 1));
+			fc->y -= step * (double)(BM_BLOCK - i_next);
 		}
-		bm_fe_recentre(m, ch, a->s1[ch] / W, i_next);
-		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
-			m->pend[k2][ch] -= (float)(a->s1[ch] / W);
 	}
 	if (m->n_raw) {
 		bm_fe_derive(m, i_next);
 		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
 			bm_fe_derive_col(m, m->pend[k2]);
 	}
+}
 
-	if (!second) {
-		double nf = m->cfg.nominal_hz;
-		bool locked = false;
-		if (m->ref >= 0) {
-			/* The phase method is exact once the window fits the signal, but
-			 * biased by leakage while it does not: when either half window it
-			 * compares was sized more than 0.2 Hz off, take the crossing
-			 * count (good to ~1e-4 Hz) first. */
-			double fp = fest[m->ref];
-			if (fz > 0.0 && (!isfinite(fp) || fabs(fz - a->f) > 0.2 || fabs(fz - m->prev_f) > 0.2 ||
-			                 fabs(fp - fz) > 0.5)) {
-				nf = fz;
-			} else if (isfinite(fp)) {
-				nf = fp;
-				locked = fz > 0.0;
-			}
-		}
+/* Once, at the end of the lead half window: a coil integrator starts from 0
+ * wherever the current is, so it carries an offset of up to the current's
+ * peak, which its leak would turn into a slow ramp (ε·offset per sample).
+ * Remove it here, inside the unpublished probe window, so that no published
+ * window (nor the harmonic analysis, 8 samples earlier) sees the step. */
+static void coil_offset(bm_meter *m, const bm_seg_acc *a, unsigned i_next)
+{
+	for (unsigned k = 0; k < m->n_raw; k++) {
+		unsigned ch = m->raw[k];
+		double mean = a->s1[ch] / a->w;
+		m->fe[ch].y -= mean;
+		for (unsigned i = i_next; i < BM_BLOCK; i++)
+			m->out[ch][i] -= (float)mean;
+		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
+			m->pend[k2][ch] -= (float)mean;
+	}
+	if (m->n_raw) {
+		bm_fe_derive(m, i_next);
+		for (unsigned k2 = 0; k2 < m->n_pend; k2++)
+			bm_fe_derive_col(m, m->pend[k2]);
+	}
+}
+
+/*
+ * The frequency of the window just finished and the one to size the next
+ * window with, per voltage (fw) and for the reference (return value), in
+ * order of preference:
+ *  - after a step of more than 0.2 Hz (the crossing count against the
+ *    present sizing): the crossing count (good to ~1e-3 Hz; interharmonics
+ *    bias it), for sizing; the window's own halves for F;
+ *  - the advance between the last two whole windows, or else between the
+ *    half windows one apart (the one before this window's first half and its
+ *    second half): a whole window apart, so interharmonics at (h + k/N)·f
+ *    take the same phase in both and cancel, and image-free (unimage) —
+ *    exact once the sizing is within a few hertz;
+ *  - the advance between this window's two halves;
+ *  - the crossing count; the nominal frequency without a reference voltage.
+ */
+static double window_frequency(bm_meter *m, const bm_ph_rec *w, double fz, double fw[3], bool *locked)
+{
+	const bm_ph_rec *h0 = m->n_half >= 3 ? &m->half_rec[0] : NULL; /* oldest of three */
+	const bm_ph_rec *h1 = &m->half_rec[1], *h2 = &m->half_rec[2];
+	const bm_ph_rec *pw = m->n_win >= 1 ? &m->win_rec[1] : NULL;
+	const double guess = fz > 0.0 && fabs(fz - w->f) > 0.2 ? fz : w->f;
+	*locked = false;
+	/* the pair and the skip-one estimates span a whole window more; only
+	 * when both ends were sized alike (no step between, and a mis-sized end
+	 * would let harmonics leak into its fundamental) */
+	const bool use_pair = pw && fabs(pw->f - w->f) < 0.05;
+	const bool use_skip = !use_pair && h0 && fabs(h0->f - w->f) < 0.05;
+	for (unsigned p = 0; p < 3; p++) {
+		if (use_pair)
+			fw[p] = est_freq(m, pw, w, p, guess);
+		else if (use_skip)
+			fw[p] = est_freq(m, h0, h2, p, guess);
+		else
+			fw[p] = est_freq(m, h1, h2, p, guess);
+	}
+	if (m->ref < 0)
+		return m->cfg.nominal_hz;
+	double fr = fw[m->ref];
+	if (fz > 0.0 && fabs(fz - w->f) > 0.2)
+		return fz; /* a step: the crossing count first */
+	if (!isfinite(fr) || (fz > 0.0 && fabs(fr - fz) > 0.5))
+		return fz > 0.0 ? fz : m->cfg.nominal_hz;
+	*locked = use_pair;
+	return fr;
+}
+
+static void finalize_segment(bm_meter *m, unsigned i_next)
+{
+	bm_seg_acc *a = &m->acc[m->cur];
+	const uint8_t phase = m->seg_phase;
+	const bool second = phase != 1; /* a lead half ends like a window */
+	const double fz = m->ref >= 0 ? zc_freq(m) : 0.0;
+
+	/* this half window's record */
+	memmove(&m->half_rec[0], &m->half_rec[1], 2 * sizeof m->half_rec[0]);
+	make_rec(&m->half_rec[2], a, NULL);
+	if (m->n_half < 3)
+		m->n_half++;
+
+	uint8_t old_cur = m->cur, old_first = m->first;
+	if (phase == 0)
+		coil_offset(m, a, i_next);
+	if (phase == 2) {
+		/* a window is complete */
+		const bm_seg_acc *h1 = &m->acc[old_first];
+		bm_ph_rec w;
+		make_rec(&w, h1, a);
+		bool locked;
+		double fw[3];
+		double nf = window_frequency(m, &w, fz, fw, &locked);
+		for (unsigned p = 0; p < 3; p++)
+			m->f_phase[p] = fw[p];
+		memmove(&m->win_rec[0], &m->win_rec[1], sizeof m->win_rec[0]);
+		m->win_rec[1] = w;
+		if (m->n_win < 2)
+			m->n_win++;
+
+		compute_results(m, h1, a);
+		coil_feedback(m, h1, a, m->ref >= 0 ? m->f_phase[m->ref] : NAN, i_next);
+		update_reference(m);
+		/* The first window is a probe, sized by the crossing count alone
+		 * (with voltage interharmonics that can be 20 mHz off): it feeds the
+		 * tracker but is not published, so every published window is sized
+		 * from the fundamental's phase. */
+		if (m->windows_done++ == 0)
+			m->win_seq = 0;
+		else
+			m->ready = true;
+
 		if (!(nf >= 42.0 && nf <= 68.0)) {
 			nf = m->cfg.nominal_hz;
 			locked = false;
 		}
 		m->locked_run = locked ? m->locked_run + 1 : 0;
 		m->next_win_f = nf;
-	} else {
-		for (unsigned p = 0; p < 3; p++)
-			m->f_phase[p] = fest[p];
 	}
-	memcpy(m->prev_ph, ph, sizeof ph);
-	m->prev_len = W;
-	m->prev_f = a->f;
-	m->have_prev = true;
+	m->seg_phase = phase == 1 ? 2 : 1;
 
-	uint8_t old_cur = m->cur, old_first = m->first;
-	if (second) {
-		compute_results(m, &m->acc[old_first], a);
-		update_reference(m);
-		m->ready = true;
-	}
 	/* rotate slots: the next segment becomes current; a free one becomes next */
 	uint8_t ncur = m->nxt;
 	uint8_t free_slot = (uint8_t)(3 - ncur - (second ? old_first : old_cur));
 	/* after a second half, `first` is free until the next first half ends */
 	m->first = second ? old_first : old_cur;
-	double f2 = second ? m->acc[ncur].f : m->next_win_f;
+	if (phase == 2) /* the next window's first half: sized now, still empty */
+		seg_reset(&m->acc[ncur], m->acc[ncur].start, half_len(m, m->next_win_f), m->next_win_f);
+	double f2 = m->acc[ncur].f;
 	seg_reset(&m->acc[free_slot], m->acc[ncur].end, half_len(m, f2), f2);
 	m->cur = ncur;
 	m->nxt = free_slot;
@@ -611,14 +771,46 @@ static void finalize_segment(bm_meter *m, unsigned i_next)
 		for (unsigned k = 0; k < 3; k++) {
 			m->acc[k].start -= base;
 			m->acc[k].end -= base;
+			m->half_rec[k].start -= base;
 		}
+		for (unsigned k = 0; k < 2; k++)
+			m->win_rec[k].start -= base;
 	}
+}
+
+/*
+ * Before the first window: only the crossing counter runs, until it has a
+ * first frequency (3 crossings, ~40 ms) or 0.2 s have passed without one (no
+ * voltage: windows at nominal length). Then, from the next block: a lead
+ * half window and a probe window, sized for that frequency (to the crossing
+ * count's ~1e-3 Hz, or ~2e-2 Hz with voltage interharmonics), which feed the
+ * tracker but are not published; the first published window is sized from
+ * the lead half and the probe's second half — a whole window apart, so
+ * immune to interharmonics. Results begin about 0.55 s after init at 50 Hz.
+ */
+static void warm_up(bm_meter *m)
+{
+	zc_scan(m);
+	double fz = zc_freq(m);
+	if (!(fz > 0.0) && (double)(m->n0 + BM_BLOCK) < 0.2 * m->fs)
+		return;
+	double f0 = fz >= 42.0 && fz <= 68.0 ? fz : m->cfg.nominal_hz;
+	m->origin = m->n0 + BM_BLOCK;
+	seg_reset(&m->acc[m->cur], 0.0, half_len(m, f0), f0);
+	seg_reset(&m->acc[m->nxt], m->acc[m->cur].end, half_len(m, f0), f0);
+	m->next_win_f = f0;
+	m->seg_phase = 0; /* a lead half window, then the probe window */
+	m->started = true;
 }
 
 void bm_ms_process(bm_meter *m)
 {
 	if (m->pq)
 		bm_pq_capture(m);
+	if (!m->started) {
+		warm_up(m);
+		return;
+	}
 	zc_scan(m);
 	unsigned i = 0;
 	while (i < BM_BLOCK) {

@@ -12,13 +12,16 @@
 
 enum { FE_OFF = 0, FE_PLAIN, FE_FIR, FE_RCOIL };
 
+/* Leak of the Rogowski integrator per sample (frontend.c). */
+#define BM_COIL_LEAK 1e-7
+
 /* Extra planar output rows after the BM_MAX_CH channel rows. */
 #define BM_ROW_ART0 BM_MAX_CH            /* 3 artificial-neutral voltages */
 #define BM_ROW_RAW0 (BM_MAX_CH + 3)      /* Rogowski pre-integration inputs */
 #define BM_ROWS (BM_MAX_CH + 3 + BM_MAX_CH)
 
 /* Longest FIR the designer handles (the harmonic resampler uses 12). */
-#define BM_FIR_MAX 16
+#define BM_FIR_MAX 40
 bool bm_fir_design(float h[BM_FIR_TAPS], double tau, bool integrator, double theta_max, double theta_low);
 /* n taps; theta_low <= 0 weights the band flat. */
 bool bm_fir_design_n(float *h, int n, double tau, bool integrator, double theta_max, double theta_low);
@@ -47,8 +50,7 @@ void bm_fe_process(bm_meter *m, const float *in, size_t stride);
 void bm_fe_derive(bm_meter *m, unsigned i0);
 /* The same for one column of all rows (indexed by row). */
 void bm_fe_derive_col(const bm_meter *m, float *col);
-/* Shift Rogowski channel ch's output by -mean from block sample i0 on. */
-void bm_fe_recentre(bm_meter *m, unsigned ch, double mean, unsigned i0);
+
 /* Band edge the FIRs are designed for, radians per sample. */
 double bm_fe_theta_max(const bm_meter *m);
 

@@ -10,7 +10,7 @@
  *  - The analysed window is [start − BM_PQ_LAG, end − BM_PQ_LAG): exactly the
  *    measurement window's length, so exactly N cycles, and the interpolator's
  *    reach (BM_PQ_TAPS/2 samples ahead) is already in the rings.
- *  - Orders whose frequency exceeds 0.45·fs, or whose group would pass the
+ *  - Orders whose frequency exceeds 0.4·fs, or whose group would pass the
  *    FFT's last line, are NaN.
  */
 #include <math.h>
@@ -24,8 +24,6 @@
 
 uint32_t bm_pq_fft_points(uint32_t sample_rate, uint8_t nominal_hz)
 {
-	if (sample_rate < BM_PQ_DIRECT_BELOW)
-		return 0;
 	double ncyc = nominal_hz == 60 ? 12.0 : 10.0;
 	double lmax = ncyc * sample_rate / 45.0; /* longest window: N cycles at 45 Hz */
 	uint32_t m = 2048;
@@ -38,20 +36,18 @@ bm_err bm_meter_attach_pq(bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool gr
 {
 	if (m->n0 != 0 || m->fill != 0)
 		return BM_E_STATE;
-	const bool direct = m->cfg.sample_rate < BM_PQ_DIRECT_BELOW;
 	uint32_t pts = bm_pq_fft_points(m->cfg.sample_rate, m->cfg.nominal_hz);
 	double lmax = m->ncyc * m->fs / 45.0;
-	if (lmax + BM_BLOCK + BM_PQ_LAG + BM_PQ_TAPS + 4 > BM_PQ_RING || (!direct && pts == 0))
+	if (lmax + BM_BLOCK + BM_PQ_LAG + BM_PQ_TAPS_LOW + 4 > BM_PQ_RING || pts == 0)
 		return BM_E_NOSPACE;
-	if (!direct && (!fft || !fft->rfft || fft->n != pts))
+	if (!fft || !fft->rfft || fft->n != pts)
 		return BM_E_INVAL;
 
 	memset(pq, 0, sizeof *pq);
-	if (!direct)
-		pq->fft = *fft;
+	pq->fft = *fft;
 	pq->m = pts;
-	pq->direct = direct;
 	pq->groups = groups;
+	pq->taps = m->cfg.sample_rate >= BM_PQ_TAPS_FROM ? BM_PQ_TAPS : BM_PQ_TAPS_LOW;
 	/* rows: voltages, artificial-neutral voltages if any circuit is three-wire,
 	 * then every current row the measurement uses */
 	for (uint8_t k = 0; k < 3; k++)
@@ -62,20 +58,21 @@ bm_err bm_meter_attach_pq(bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool gr
 	for (unsigned k = 3; k < m->n_rows; k++)
 		pq->rows[pq->n_rows++] = m->rows[k];
 
-	/* Interpolator table: phase q gives the value at i + q/PHASES from
-	 * samples i-5 .. i+6. Least squares over the band up to the 50th
-	 * harmonic of 65 Hz, weighted towards the fundamental (fir.c). */
+	/* Interpolator table: phase q gives the value at i + q/PHASES from the
+	 * samples i − T/2 + 1 .. i + T/2. Least squares over the band up to the
+	 * 50th harmonic of 65 Hz (at most 0.8·π, i.e. 0.4·fs), weighted towards
+	 * the fundamental (fir.c); one factorisation serves all phases. */
+	const unsigned T = pq->taps;
 	double thmax = TWO_PI * 65.0 * 50.0 / m->fs;
-	if (thmax > 0.9 * 3.141592653589793)
-		thmax = 0.9 * 3.141592653589793;
-	/* phase q: delay BM_PQ_TAPS/2 − q/PHASES; taps reversed to index inputs */
-	static float bank[(BM_PQ_PHASES + 1) * BM_PQ_TAPS];
-	if (!bm_fir_design_bank(bank, BM_PQ_TAPS, BM_PQ_PHASES + 1, BM_PQ_TAPS / 2, -1.0 / BM_PQ_PHASES, thmax,
+	if (thmax > 0.8 * 3.141592653589793)
+		thmax = 0.8 * 3.141592653589793;
+	static float bank[(BM_PQ_PHASES + 1) * BM_PQ_TAPS_LOW];
+	if (!bm_fir_design_bank(bank, (int)T, BM_PQ_PHASES + 1, T / 2, -1.0 / BM_PQ_PHASES, thmax,
 	                        TWO_PI * 300.0 / m->fs))
 		return BM_E_INVAL;
 	for (unsigned q = 0; q <= BM_PQ_PHASES; q++)
-		for (unsigned j = 0; j < BM_PQ_TAPS; j++)
-			pq->table[q][j] = bank[q * BM_PQ_TAPS + BM_PQ_TAPS - 1 - j];
+		for (unsigned j = 0; j < T; j++)
+			pq->table[q][j] = bank[q * T + T - 1 - j];
 	m->pq = pq;
 	return BM_OK;
 }
@@ -134,8 +131,9 @@ static float *dest(bm_harmonics *h, unsigned row)
 static void plan_window(bm_pq *pq, double t0, double len)
 {
 	const uint32_t M = pq->m;
+	const unsigned T = pq->taps;
 	const double step = len / M;
-	const double first = floor(t0) - BM_PQ_TAPS / 2;
+	const double first = floor(t0) - T / 2;
 	for (uint32_t j = 0; j < M; j++) {
 		double t = t0 + j * step;
 		double fl = floor(t);
@@ -143,11 +141,15 @@ static void plan_window(bm_pq *pq, double t0, double len)
 		unsigned q0 = (unsigned)q;
 		if (q0 >= BM_PQ_PHASES)
 			q0 = BM_PQ_PHASES - 1;
-		float fr = (float)(q - q0);
+		pq->off[j] = (uint32_t)(fl - first) - (T / 2 - 1);
+		pq->phase[j] = (float)(q - q0);
+		pq->q0[j] = (uint16_t)q0;
+		if (T != BM_PQ_TAPS)
+			continue; /* 32 taps: blended per channel, see lines_fft */
+		float fr = pq->phase[j];
 		const float *c0 = pq->table[q0], *c1 = pq->table[q0 + 1];
 		for (unsigned i = 0; i < BM_PQ_TAPS; i++)
 			pq->coef[j][i] = c0[i] + fr * (c1[i] - c0[i]);
-		pq->off[j] = (uint32_t)(fl - first) - (BM_PQ_TAPS / 2 - 1);
 	}
 }
 
@@ -159,64 +161,35 @@ static void lines_fft(bm_meter *m, unsigned k, double t0, double len, unsigned n
 	const uint32_t M = pq->m;
 	const float *ring = pq->ring[k];
 	/* unwrap the window's samples (at most two copies) */
-	uint64_t a = m->origin + (uint64_t)(int64_t)(floor(t0) - BM_PQ_TAPS / 2);
-	uint32_t n = (uint32_t)(ceil(t0 + len) - floor(t0)) + BM_PQ_TAPS + 2;
+	const unsigned T = pq->taps;
+	uint64_t a = m->origin + (uint64_t)(int64_t)(floor(t0) - T / 2);
+	uint32_t n = (uint32_t)(ceil(t0 + len) - floor(t0)) + T + 2;
 	uint32_t at = (uint32_t)(a & RING_MASK), first = BM_PQ_RING - at < n ? BM_PQ_RING - at : n;
 	memcpy(pq->lin, &ring[at], first * sizeof(float));
 	memcpy(pq->lin + first, ring, (n - first) * sizeof(float));
-	for (uint32_t j = 0; j < M; j++) {
-		const float *x = pq->lin + pq->off[j], *c = pq->coef[j];
-		float acc = 0.0f;
-		for (unsigned i = 0; i < BM_PQ_TAPS; i++)
-			acc += c[i] * x[i];
-		pq->work[j] = acc;
+	if (T == BM_PQ_TAPS) {
+		for (uint32_t j = 0; j < M; j++) {
+			const float *x = pq->lin + pq->off[j], *c = pq->coef[j];
+			float acc = 0.0f;
+			for (unsigned i = 0; i < BM_PQ_TAPS; i++)
+				acc += c[i] * x[i];
+			pq->work[j] = acc;
+		}
+	} else { /* low sample rates: few points, so blend the table here */
+		for (uint32_t j = 0; j < M; j++) {
+			const float *x = pq->lin + pq->off[j];
+			const float *c0 = pq->table[pq->q0[j]], *c1 = pq->table[pq->q0[j] + 1];
+			const float fr = pq->phase[j];
+			float acc = 0.0f;
+			for (unsigned i = 0; i < BM_PQ_TAPS_LOW; i++)
+				acc += (c0[i] + fr * (c1[i] - c0[i])) * x[i];
+			pq->work[j] = acc;
+		}
 	}
 	pq->fft.rfft(pq->fft.ctx, pq->work, pq->spec);
 	const double norm = 2.0 / ((double)M * M); /* line RMS² = 2|X|²/M² */
 	for (unsigned j = 0; j < nlines; j++)
 		pq->line2[j] = (pq->spec[2 * j] * (double)pq->spec[2 * j] + pq->spec[2 * j + 1] * (double)pq->spec[2 * j + 1]) * norm;
-}
-
-/* Hat weights of the samples floor(t0)-1 .. ceil(t0+len)+1 into pq->work. */
-static void direct_weights(bm_pq *pq, double t0, double len)
-{
-	const int64_t n_lo = (int64_t)floor(t0) - 1, n_hi = (int64_t)ceil(t0 + len) + 1;
-	for (int64_t n = n_lo; n <= n_hi; n++)
-		pq->work[n - n_lo] = (float)(bm_hat_cdf(t0 + len - (double)n) - bm_hat_cdf(t0 - (double)n));
-}
-
-/* Line powers of ring k straight from the samples: for each needed line a
- * Goertzel recursion over the window's samples weighted by their hat
- * integrals, as the fundamental is computed (measure.c). */
-static void lines_direct(bm_meter *m, unsigned k, double t0, double len, double f, unsigned nlines, unsigned hmax)
-
-{
-	bm_pq *pq = m->pq;
-	const unsigned N = m->ncyc;
-	const float *ring = pq->ring[k];
-	const int64_t n_lo = (int64_t)floor(t0) - 1, n_hi = (int64_t)ceil(t0 + len) + 1;
-	const double wsum = len; /* the hat weights of a window add up to its length */
-	for (unsigned j = 0; j < nlines; j++) {
-		unsigned h = (j + N / 2) / N;
-		int d = (int)j - (int)(h * N);
-		bool need = h >= 1 && h <= hmax && (pq->groups ? (d >= -(int)N / 2 && d <= (int)N / 2) : (d >= -1 && d <= 1));
-		if (!need) {
-			pq->line2[j] = 0.0;
-			continue;
-		}
-		const double om = 6.283185307179586 * f * j / ((double)N * m->fs);
-		const double cw = 2.0 * cos(om);
-		double s1 = 0.0, s2 = 0.0;
-		for (int64_t n = n_lo; n <= n_hi; n++) {
-			double x = pq->work[n - n_lo] * ring[(m->origin + (uint64_t)n) & RING_MASK];
-			double s0 = x + cw * s1 - s2;
-			s2 = s1;
-			s1 = s0;
-		}
-		/* |X|² of the last Goertzel step; line RMS² = 2|X|²/W² */
-		double x2 = s1 * s1 + s2 * s2 - cw * s1 * s2;
-		pq->line2[j] = 2.0 * x2 / (wsum * wsum);
-	}
 }
 
 void bm_pq_window(bm_meter *m, double start, double len, double f)
@@ -233,22 +206,16 @@ void bm_pq_window(bm_meter *m, double start, double len, double f)
 			for (unsigned p = 0; p < BM_PHASE_INPUTS; p++)
 				hr->i[c][p][q] = NAN;
 	}
-	/* the highest order this window can give: below 0.45·fs and with its
+	/* the highest order this window can give: below 0.4·fs and with its
 	 * group's lines inside the spectrum */
 	unsigned hmax = BM_H_MAX;
-	while (hmax > 0 && (hmax * f > 0.45 * m->fs || (!pq->direct && hmax * N + N / 2 + 1 > pq->m / 2)))
+	while (hmax > 0 && (hmax * f > 0.4 * m->fs || hmax * N + N / 2 + 1 > pq->m / 2))
 		hmax--;
 	const unsigned nlines = hmax * N + N / 2 + 1;
-	if (pq->direct)
-		direct_weights(pq, t0, len);
-	else
-		plan_window(pq, t0, len);
+	plan_window(pq, t0, len);
 
 	for (unsigned k = 0; k < pq->n_rows; k++) {
-		if (pq->direct)
-			lines_direct(m, k, t0, len, f, nlines, hmax);
-		else
-			lines_fft(m, k, t0, len, nlines);
+		lines_fft(m, k, t0, len, nlines);
 
 		const unsigned row = pq->rows[k];
 		float *out = dest(hr, row);
@@ -308,9 +275,19 @@ void bm_pq_derive(const bm_meter *m, unsigned c, double *v)
 	for (unsigned p = 0; p < 3; p++) {
 		if (!(ph & (1u << p)))
 			continue;
+		/* A phase below the minimum voltage / current reads 0 like its U or
+		 * I: harmonic RMS 0, and no distortion ratios (NaN) — its
+		 * "harmonics" would be noise over a zero fundamental. */
 		const float *u = bm_wiring_three_wire(w) ? hr->ua[p] : hr->u[p];
-		distortion(u, &v[BM_Q_THDU1 + p], &v[BM_Q_HDoU1 + p], &v[BM_Q_HDeU1 + p], &v[BM_Q_HRU1 + p]);
+		if (u[1] >= m->cfg.u_min_v && u[1] > 0.0f)
+			distortion(u, &v[BM_Q_THDU1 + p], &v[BM_Q_HDoU1 + p], &v[BM_Q_HDeU1 + p], &v[BM_Q_HRU1 + p]);
+		else
+			v[BM_Q_HRU1 + p] = 0.0;
 		const float *i = hr->i[c][p];
+		if (!(v[BM_Q_I1 + p] > 0.0)) {
+			v[BM_Q_HRI1 + p] = 0.0;
+			continue;
+		}
 		distortion(i, &v[BM_Q_THDI1 + p], &v[BM_Q_HDoI1 + p], &v[BM_Q_HDeI1 + p], &v[BM_Q_HRI1 + p]);
 		/* K-factor, UL 1561: Σ h²·I_h² / Σ I_h² over the analysed orders */
 		double num = 0.0, den = 0.0;

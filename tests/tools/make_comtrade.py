@@ -142,10 +142,10 @@ for p in range(3):
     c1[f"THDI{p+1}"] = thd(I1[p])
     c1[f"K{p+1}"] = kfactor(I1[p])
 # per-order percentages of I1 and U1 (orders 1..50, index 0 = order 1)
-# orders above 0.45·fs are not analysed: null
+# orders above 0.4·fs are not analysed: null
 # ("any" right at the limit, where the measured frequency decides)
 def lim(h, value):
-    x = h * freq / (0.45 * rate)
+    x = h * freq / (0.4 * rate)
     return value if x < 0.999 else (None if x > 1.001 else "any")
 c1["HI1"] = [lim(h, 100 * abs(ph(I1[0], h)) / abs(ph(I1[0], 1))) for h in range(1, 51)]
 c1["HU1_rms"] = [lim(h, abs(ph(U[0], h))) for h in range(1, 51)]

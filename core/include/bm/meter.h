@@ -25,8 +25,11 @@
  *  with the window mean removed (DC offset removal that is exact over whole
  *  cycles). Frequency comes from the fundamental's phase advance between
  *  the two halves, so it is immune to harmonics; a zero-crossing counter
- *  catches large steps. The next window is sized from the frequency measured
- *  at the middle of the present one.
+ *  catches large steps. Each window is sized from the frequency measured
+ *  when the one before it ends. Windows start once the crossing counter has
+ *  a first frequency (~40 ms; 0.2 s without a voltage), after a lead half
+ *  window and a probe window that are not published, so results begin
+ *  about 0.55 s after init at 50 Hz.
  */
 #ifndef BM_METER_H
 #define BM_METER_H
@@ -100,6 +103,12 @@ typedef struct bm_seg_acc {
 	double sp[3 + 3 * BM_MAX_CIRCUITS]; /* u1u2 u2u3 u3u1, then u·i per circuit/phase */
 } bm_seg_acc;
 
+/* A finished half window's or window's voltage phasors (private). */
+typedef struct bm_ph_rec {
+	double re[3], im[3];
+	double start, len, f;      /* start (relative to origin) and length in samples, sizing frequency */
+} bm_ph_rec;
+
 typedef struct bm_meter {
 	bm_meter_cfg cfg;
 	uint32_t n_ch;             /* frame channels */
@@ -136,9 +145,15 @@ typedef struct bm_meter {
 	double pend_x[2], pend_w[2];
 	float pend[2][BM_MAX_CH + 3 + BM_MAX_CH];
 	double next_win_f;         /* frequency chosen for the next window */
-	double prev_ph[3][2];      /* last finished half window's voltage phasors */
-	double prev_len, prev_f; /* last finished half window: length (samples), sizing frequency */
-	bool have_prev;
+	/* phasor records for the frequency estimates: the last three half
+	 * windows and the last two windows (starts relative to origin) */
+	bm_ph_rec half_rec[3];
+	uint32_t n_half;
+	bm_ph_rec win_rec[2];
+	uint32_t n_win;
+	uint8_t seg_phase;         /* 0 lead half, 1 first half, 2 second half */
+	uint32_t windows_done;     /* windows finished, the probe included */
+	bool started;              /* windows run (after the warm-up) */
 	double f_phase[3];         /* per-voltage frequency of the window in progress */
 	uint32_t locked_run;
 	int ref;                   /* reference voltage channel or -1 */

@@ -14,13 +14,14 @@
  * N cycles long) is resampled to M = 2^k points — M at least the window's
  * sample count, so nothing aliases — with a 12-tap least-squares
  * fractional-delay interpolator (error 2e-7 at the fundamental, 1e-4 at the
- * 50th harmonic of 65 Hz; linear interpolation would lose 0.0047 %·h²). One
+ * 50th harmonic of 65 Hz; linear interpolation would lose 0.0047 %·h²;
+ * below 12 kS/s 32 taps, within 2e-5 up to 0.4·fs). One
  * real FFT of M points then puts order h at line h·N exactly. Lines are
  * corrected for the known response of Rogowski integrators and calibration
  * filters, order by order.
  *
  * Invariants: caller-owned (large: see BM_PQ_RING); no allocation; the FFT
- * comes from the platform (fft.h). Orders above 0.45·fs read NaN.
+ * comes from the platform (fft.h). Orders above 0.4·fs read NaN.
  */
 #ifndef BM_PQ_H
 #define BM_PQ_H
@@ -42,13 +43,11 @@
 #ifndef BM_PQ_FFT_MAX
 #define BM_PQ_FFT_MAX 8192u
 #endif
-#define BM_PQ_TAPS 12     /* interpolator taps */
+#define BM_PQ_TAPS 12     /* interpolator taps at 12 kS/s and above */
+#define BM_PQ_TAPS_LOW 32 /* below: the band reaches closer to the Nyquist frequency */
+#define BM_PQ_TAPS_FROM 12000u
 #define BM_PQ_PHASES 256  /* interpolator table phases (linear between) */
 #define BM_PQ_LAG 8       /* analysed window = measurement window − LAG samples */
-/* Below this sample rate the interpolator cannot be flat up to the 50th
- * harmonic, so each needed FFT line is computed directly (Goertzel over the
- * same fractional-window weights as the fundamental); no FFT is used. */
-#define BM_PQ_DIRECT_BELOW 12000u
 /* FFT lines the orders need at most: 50 orders of 12 cycles, plus a group's
  * half width. */
 #define BM_PQ_LINES (BM_H_MAX_PQ * 12 + 8)
@@ -68,11 +67,14 @@ typedef struct bm_pq {
 	uint8_t rows[BM_MAX_CH + 3];
 	uint64_t next;         /* absolute index of the next sample the rings take */
 	float ring[BM_MAX_CH + 3][BM_PQ_RING];
-	float table[BM_PQ_PHASES + 1][BM_PQ_TAPS];
-	bool direct;           /* lines by Goertzel instead of resampling + FFT */
+	uint8_t taps;          /* BM_PQ_TAPS or BM_PQ_TAPS_LOW */
+	float table[BM_PQ_PHASES + 1][BM_PQ_TAPS_LOW];
 	/* the window's resampling plan, shared by all channels: for output point
-	 * j, the first input sample (offset into `lin`) and the 12 weights */
+	 * j, the first input sample (offset into `lin`) and the weights (12-tap
+	 * case; the 32-tap case blends the table per channel) */
 	uint32_t off[BM_PQ_FFT_MAX];
+	uint16_t q0[BM_PQ_FFT_MAX];
+	float phase[BM_PQ_FFT_MAX];
 	float coef[BM_PQ_FFT_MAX][BM_PQ_TAPS];
 	float lin[BM_PQ_RING];  /* one channel's window samples, unwrapped */
 	float work[BM_PQ_FFT_MAX];
@@ -82,16 +84,15 @@ typedef struct bm_pq {
 
 /*
  * FFT points the meter's configuration needs: a power of two of at least
- * 2048 and of the longest window (N cycles at 45 Hz). 0 when no FFT is
- * needed (sample rate below BM_PQ_DIRECT_BELOW) or when the window would be
- * longer than BM_PQ_FFT_MAX (then bm_meter_attach_pq says BM_E_NOSPACE).
+ * 2048 and of the longest window (N cycles at 45 Hz). 0 if more than
+ * BM_PQ_FFT_MAX (sample rate too high for harmonics in this build).
  */
 uint32_t bm_pq_fft_points(uint32_t sample_rate, uint8_t nominal_hz);
 
 /*
  * Attaches harmonic analysis to an initialised meter (before the first
- * feed). fft: an FFT of bm_pq_fft_points() points, or NULL when that is 0.
- * groups: false = subgroups (default), true = groups.
+ * feed). fft->n must equal bm_pq_fft_points() for the meter's
+ * configuration. groups: false = subgroups (default), true = groups.
  * Returns BM_OK, BM_E_INVAL (missing or wrong-size fft), BM_E_NOSPACE
  * (window longer than this build's ring or FFT), BM_E_STATE (the meter has
  * already been fed).
