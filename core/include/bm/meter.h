@@ -139,8 +139,8 @@ typedef struct bm_meter {
 	uint8_t cur, nxt, first;   /* accumulator slots: in progress, next, finished first half */
 	bm_seg_acc acc[3];
 	/* boundary samples of the next half window, held back until the present
-	 * one is finished so that its corrections (Rogowski DC and re-centring)
-	 * reach them too */
+	 * one is finished so that its corrections (Rogowski DC, start-up offset)
+	 * reach them too, and so that the next window can still be sized then */
 	uint8_t n_pend;
 	double pend_x[2], pend_w[2];
 	float pend[2][BM_MAX_CH + 3 + BM_MAX_CH];
