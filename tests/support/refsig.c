@@ -97,6 +97,27 @@ static double power(const ref_wave *a, const ref_wave *b)
 	return s;
 }
 
+void ref_wire_currents(ref_scene *sc, unsigned c, bm_wiring w)
+{
+	switch (w) {
+	case BM_WIRING_3P4W_4CT:
+		ref_wave_neg_sum(&sc->i[c][3], &sc->i[c][0], &sc->i[c][1], &sc->i[c][2]);
+		break;
+	case BM_WIRING_3P3W_3CT:
+	case BM_WIRING_3P3W_2CT:
+		ref_wave_neg_sum(&sc->i[c][1], &sc->i[c][0], &sc->i[c][2], NULL);
+		break;
+	case BM_WIRING_1P3W:
+		memset(&sc->i[c][2], 0, sizeof sc->i[c][2]);
+		break;
+	case BM_WIRING_1P2W:
+		memset(&sc->i[c][1], 0, 2 * sizeof sc->i[c][1]);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Deterministic Gaussian noise: splitmix64 + Box–Muller. */
 static uint64_t splitmix(uint64_t *s)
 {

@@ -57,6 +57,11 @@ void ref_wave_add_ih(ref_wave *w, double order, double mag, double phase);
 /* w = -(a + b + c) (c may be NULL), per harmonic */
 void ref_wave_neg_sum(ref_wave *w, const ref_wave *a, const ref_wave *b, const ref_wave *c);
 
+/* Make circuit c's currents physical for its wiring, from I1..I3 as set:
+ * 3P4W_4CT: the 4th sensor sees the true neutral, In = -(I1 + I2 + I3);
+ * three-wire: no neutral, so I2 = -(I1 + I3); 1P3W: no I3; 1P2W: I1 only. */
+void ref_wire_currents(ref_scene *sc, unsigned c, bm_wiring w);
+
 /* Fill `frames` (stride = bm_config_channels(cfg)) with samples n0..n0+n-1
  * at cfg->sample_rate, as sensor outputs for the sensors in cfg. */
 void ref_generate(const ref_scene *sc, const bm_meter_cfg *cfg, uint64_t n0, size_t n, float *frames);

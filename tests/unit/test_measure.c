@@ -65,23 +65,7 @@ static void set_currents(ref_scene *sc, const bm_meter_cfg *cfg, unsigned c, dou
 		for (int k = 0; harm && k < 5; k++)
 			ref_wave_add(&sc->i[c][p], hh[k], mag * hp[k], hh[k] * a + 0.7 * hh[k]);
 	}
-	switch (cc->wiring) {
-	case BM_WIRING_3P4W_4CT:
-		ref_wave_neg_sum(&sc->i[c][3], &sc->i[c][0], &sc->i[c][1], &sc->i[c][2]);
-		break;
-	case BM_WIRING_3P3W_3CT:
-	case BM_WIRING_3P3W_2CT: /* no neutral: i2 = -(i1 + i3) */
-		ref_wave_neg_sum(&sc->i[c][1], &sc->i[c][0], &sc->i[c][2], NULL);
-		break;
-	case BM_WIRING_1P3W:
-		memset(&sc->i[c][2], 0, sizeof sc->i[c][2]);
-		break;
-	case BM_WIRING_1P2W:
-		memset(&sc->i[c][1], 0, 2 * sizeof sc->i[c][1]);
-		break;
-	default:
-		break;
-	}
+	ref_wire_currents(sc, c, cc->wiring);
 }
 
 static void set_voltages(ref_scene *sc, int harm)

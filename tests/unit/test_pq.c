@@ -213,23 +213,7 @@ static void set_currents(ref_scene *sc, const bm_meter_cfg *cfg, unsigned c, dou
 			ref_wave_add_ih(&sc->i[c][p], line_order(cfg, 7, 3), 0.008 * mag, -0.5 * p + c);
 		}
 	}
-	switch (cc->wiring) {
-	case BM_WIRING_3P4W_4CT: /* the 4th sensor sees the true neutral current */
-		ref_wave_neg_sum(&sc->i[c][3], &sc->i[c][0], &sc->i[c][1], &sc->i[c][2]);
-		break;
-	case BM_WIRING_3P3W_3CT:
-	case BM_WIRING_3P3W_2CT: /* no neutral: i2 = -(i1 + i3) */
-		ref_wave_neg_sum(&sc->i[c][1], &sc->i[c][0], &sc->i[c][2], NULL);
-		break;
-	case BM_WIRING_1P3W:
-		memset(&sc->i[c][2], 0, sizeof sc->i[c][2]);
-		break;
-	case BM_WIRING_1P2W:
-		memset(&sc->i[c][1], 0, 2 * sizeof sc->i[c][1]);
-		break;
-	default:
-		break;
-	}
+	ref_wire_currents(sc, c, cc->wiring);
 }
 
 static void sensor_for(bm_sensor_cfg *s, bm_sensor_type t)
