@@ -68,8 +68,8 @@
 #if BM_MAX_CIRCUITS < 1 || BM_MAX_CIRCUITS > 4
 #error "BM_MAX_CIRCUITS must be 1..4"
 #endif
-#if BM_BLOCK < 8 || BM_BLOCK > 256
-#error "BM_BLOCK must be 8..256"
+#if BM_BLOCK < 8 || BM_BLOCK > 256 || (BM_BLOCK % 4) != 0
+#error "BM_BLOCK must be a multiple of 4 in 8..256"
 #endif
 #if (BM_FIR_TAPS % 2) != 0 || BM_FIR_TAPS < 4 || BM_FIR_TAPS > 16
 #error "BM_FIR_TAPS must be even, 4..16"
