@@ -318,10 +318,11 @@ int bm_cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	if (!json) {
-		printf("branchmeter %s: %u circuits on %s, %u S/s, %u Hz nominal, speed %s\n", BM_VERSION,
-		       rc.cfg.n_circuits, source, rc.cfg.sample_rate, rc.cfg.nominal_hz, rc.speed > 0 ? "" : "max");
+		char speed[32] = "max";
 		if (rc.speed > 0)
-			printf("  (speed %gx real time)\n", rc.speed);
+			snprintf(speed, sizeof speed, "%gx real time", rc.speed);
+		printf("branchmeter %s: %u circuits on %s, %u S/s, %u Hz nominal, speed %s\n", BM_VERSION,
+		       rc.cfg.n_circuits, source, rc.cfg.sample_rate, rc.cfg.nominal_hz, speed);
 		puts("  network services: none in this build yet (Modbus, DL/T 645, MQTT and web are on the roadmap)");
 		puts("  Ctrl-C stops.");
 		fflush(stdout);
