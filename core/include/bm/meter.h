@@ -44,7 +44,7 @@
 #include "bm/quantity.h"
 
 /* Result flags of one window. */
-#define BM_WIN_LOCKED 0x01u /* frequency tracking locked (sized from the phase method) */
+#define BM_WIN_LOCKED 0x01u /* tracking locked: the last two windows were sized from whole-window phase estimates */
 #define BM_WIN_NOREF 0x02u  /* no voltage above u_min: window sized at nominal, F = NaN */
 
 /* Highest harmonic order analysed. */
