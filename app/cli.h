@@ -66,6 +66,9 @@ void bm_json_string(FILE *f, const char *s);
  * harmonic arrays follow when h is not NULL. */
 void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT],
                      const double (*hrms)[BM_H_MAX + 1], const double (*hpct)[BM_H_MAX + 1]);
+/* The same without the closing brace, for callers that add members. */
+void bm_json_circuit_body(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT],
+                          const double (*hrms)[BM_H_MAX + 1], const double (*hpct)[BM_H_MAX + 1]);
 /* A readable table of all circuits (values[c][q]); names may be NULL. */
 void bm_print_table(FILE *f, unsigned n_circuits, const double v[][BM_Q_COUNT], const char *const *names,
                     const bm_meter_cfg *cfg);

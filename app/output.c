@@ -149,6 +149,13 @@ void bm_json_string(FILE *f, const char *s)
 void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT],
                      const double (*hrms)[BM_H_MAX + 1], const double (*hpct)[BM_H_MAX + 1])
 {
+	bm_json_circuit_body(f, c, name, wiring, v, hrms, hpct);
+	fputc('}', f);
+}
+
+void bm_json_circuit_body(FILE *f, unsigned c, const char *name, const char *wiring, const double v[BM_Q_COUNT],
+                          const double (*hrms)[BM_H_MAX + 1], const double (*hpct)[BM_H_MAX + 1])
+{
 	fprintf(f, "{\"circuit\":%u", c + 1);
 	if (name) {
 		fputs(",\"name\":", f);
@@ -164,7 +171,6 @@ void bm_json_circuit(FILE *f, unsigned c, const char *name, const char *wiring, 
 	}
 	if (hrms && hpct)
 		bm_json_harmonics(f, hrms, hpct);
-	fputc('}', f);
 }
 
 static void cell(FILE *f, double v)

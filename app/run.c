@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "comtrade.h"
+#include "bm/metering.h"
 #include "fft_kiss.h"
 #include "sim.h"
 
@@ -36,9 +37,17 @@ typedef struct run_ctx {
 	bm_sim *sim;
 	bm_comtrade_reader *rd;
 	bm_comtrade_map map;
+	/* metering: the sample thread's own; its figures go into the snapshot */
+	bm_metering mt;
+	int64_t t0_unix;     /* RTC at sample 0 */
 	/* shared, under lock */
 	pthread_mutex_t lock;
 	bm_results snap;
+	struct {
+		double ep_imp, ep_exp, eq_imp, eq_exp; /* totals, Wh / varh */
+		bm_mt_demand dp;                       /* demand of P */
+	} e[BM_MAX_CIRCUITS];
+	unsigned tariff;
 	uint64_t windows;
 	uint64_t samples;
 	double sim_unix;     /* simulated wall clock of the last window (sim only) */
@@ -141,8 +150,19 @@ static void *sample_thread(void *arg)
 			bool ready = false;
 			off += bm_meter_feed(&meter, buf + off * BM_MAX_CH, BM_MAX_CH, want - off, &ready);
 			if (ready) {
+				const bm_results *r = bm_meter_results(&meter);
+				double end_s = (r->start + r->length) / fs;
+				bm_metering_window(&rc->mt, r, r->length / fs, rc->t0_unix + (int64_t)floor(end_s));
 				pthread_mutex_lock(&rc->lock);
-				rc->snap = *bm_meter_results(&meter);
+				rc->snap = *r;
+				for (unsigned c = 0; c < r->n_circuits; c++) {
+					rc->e[c].ep_imp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EP_IMP);
+					rc->e[c].ep_exp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EP_EXP);
+					rc->e[c].eq_imp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EQ_IMP);
+					rc->e[c].eq_exp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EQ_EXP);
+					bm_metering_demand(&rc->mt, c, BM_MT_D_P, &rc->e[c].dp);
+				}
+				rc->tariff = bm_metering_tariff(&rc->mt);
 				rc->windows++;
 				rc->samples = n + off;
 				if (rc->use_sim)
@@ -164,11 +184,15 @@ static void print_summary(run_ctx *rc, bool json)
 	bm_results r;
 	uint64_t windows, samples;
 	double unix_s;
+	unsigned tariff;
+	__typeof__(rc->e) e;
 	pthread_mutex_lock(&rc->lock);
 	r = rc->snap;
 	windows = rc->windows;
 	samples = rc->samples;
 	unix_s = rc->sim_unix;
+	memcpy(e, rc->e, sizeof e);
+	tariff = rc->tariff;
 	pthread_mutex_unlock(&rc->lock);
 	double t = (double)samples / rc->cfg.sample_rate;
 	if (windows == 0) {
@@ -178,14 +202,28 @@ static void print_summary(run_ctx *rc, bool json)
 		return;
 	}
 	if (json) {
-		printf("{\"t\":%.3f,\"windows\":%llu,\"circuits\":[", t, (unsigned long long)windows);
+		printf("{\"t\":%.3f,\"windows\":%llu,\"tariff\":%u,\"circuits\":[", t, (unsigned long long)windows, tariff);
 		for (unsigned c = 0; c < r.n_circuits; c++) {
 			double hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
 			bm_harm_view(&r, &rc->cfg, c, hr);
 			bm_harm_percent(hr, hp);
 			if (c)
 				putchar(',');
-			bm_json_circuit(stdout, c, NULL, bm_wiring_name(rc->cfg.circuit[c].wiring), r.v[c], hr, hp);
+			/* the metering figures ride in the same object */
+			bm_json_circuit_body(stdout, c, NULL, bm_wiring_name(rc->cfg.circuit[c].wiring), r.v[c], hr, hp);
+			printf(",\"EP_imp_Wh\":");
+			bm_json_number(stdout, e[c].ep_imp);
+			printf(",\"EP_exp_Wh\":");
+			bm_json_number(stdout, e[c].ep_exp);
+			printf(",\"EQ_imp_varh\":");
+			bm_json_number(stdout, e[c].eq_imp);
+			printf(",\"EQ_exp_varh\":");
+			bm_json_number(stdout, e[c].eq_exp);
+			printf(",\"DP_W\":");
+			bm_json_number(stdout, e[c].dp.present);
+			printf(",\"DP_max_W\":");
+			bm_json_number(stdout, e[c].dp.max);
+			putchar('}');
 		}
 		puts("]}");
 		fflush(stdout);
@@ -208,6 +246,13 @@ static void print_summary(run_ctx *rc, bool json)
 		printf("  C%u %-8s I=%8.3f %8.3f %8.3f A  P=%10.3f kW  Q=%10.3f kvar  S=%10.3f kVA  PF=%6.3f\n", c + 1,
 		       bm_wiring_name(rc->cfg.circuit[c].wiring), v[BM_Q_I1], v[BM_Q_I2], v[BM_Q_I3], v[BM_Q_P] / 1e3,
 		       v[BM_Q_Q] / 1e3, v[BM_Q_S] / 1e3, v[BM_Q_PF]);
+		char dmax[24] = "n/a";
+		if (isfinite(e[c].dp.max))
+			snprintf(dmax, sizeof dmax, "%.3f kW", e[c].dp.max / 1e3);
+		printf("     E+ %10.4f kWh  E- %10.4f kWh  Eq+ %10.4f kvarh  Eq- %10.4f kvarh  T%u  demand P %9.3f kW"
+		       " (max %s)\n",
+		       e[c].ep_imp / 1e3, e[c].ep_exp / 1e3, e[c].eq_imp / 1e3, e[c].eq_exp / 1e3, tariff,
+		       e[c].dp.present / 1e3, dmax);
 		printf("     THD-U %5.2f %%  THD-I %6.2f %6.2f %6.2f %%  K %5.2f  unbalance U %5.2f %% I %5.2f %%  "
 		       "sequence U %s I %s\n",
 		       v[BM_Q_THDU1], v[BM_Q_THDI1], v[BM_Q_THDI2], v[BM_Q_THDI3], v[BM_Q_K1], v[BM_Q_Uunb2], v[BM_Q_Iunb2],
@@ -299,7 +344,23 @@ int bm_cmd_run(int argc, char **argv)
 		fprintf(stderr, "branchmeter: unknown --source '%s' (sim, sim:FILE or comtrade:FILE)\n", source);
 		return 2;
 	}
+	/* the RTC: the simulator's calendar, or the wall clock at start; local
+	 * time from the process's time zone */
+	rc.t0_unix = rc.use_sim ? (int64_t)floor(bm_sim_time(rc.sim)) : (int64_t)time(NULL);
+	bm_metering_cfg mcfg;
+	bm_metering_default(&mcfg);
+	{ /* offset = the Unix time minus the same wall-clock reading taken as local */
+		time_t tt = (time_t)rc.t0_unix;
+		struct tm g;
+		gmtime_r(&tt, &g);
+		g.tm_isdst = -1;
+		mcfg.utc_offset_s = (int32_t)(tt - mktime(&g));
+	}
 	bm_cfg_issue is;
+	if (bm_metering_init(&rc.mt, &mcfg, rc.cfg.n_circuits, rc.t0_unix, &is) != BM_OK) {
+		fprintf(stderr, "branchmeter: metering configuration rejected: %s: %s\n", is.field, is.reason);
+		return 1;
+	}
 	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
 		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
 		        is.reason, is.circuit + 1, is.input + 1);

@@ -25,6 +25,11 @@ assert abs(c[0]["F"] - 50) < 0.1 and abs(c[0]["U1"] - 230) < 5
 assert c[2]["U1"] is None and c[2]["U12"] > 390      # three-wire: no phase voltages
 assert c[3]["P"] < 0                                  # the PV circuit exports at 08:00+
 assert all(x["S"] > 0 for x in c)
+# energy: P integrated over the published windows (all but the ~0.35 s start-up)
+t_eff = c[0]["EP_imp_Wh"] * 3600.0 / c[0]["P"]
+assert 2.5 < t_eff < 2.8, t_eff
+assert c[3]["EP_imp_Wh"] == 0 and c[3]["EP_exp_Wh"] > 0        # the PV circuit exports
+assert last["tariff"] == 1
 PY
 then ok "default simulator --speed max"; else bad "default simulator --speed max"; fi
 
