@@ -32,7 +32,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/app/branchmeter run $(RUNARGS)
+	$(BUILD)/app/branchmeter run --state-dir $(BUILD)/state $(RUNARGS)
 
 # Every stage runs even after one fails, so one CI log shows them all; the
 # last line counts the stages ("stages: N passed, N failed") and the exit

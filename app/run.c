@@ -25,6 +25,7 @@
 #include "bm/metering.h"
 #include "fft_kiss.h"
 #include "sim.h"
+#include "state.h"
 
 #define CHUNK 512
 
@@ -38,10 +39,13 @@ typedef struct run_ctx {
 	bm_comtrade_reader *rd;
 	bm_comtrade_map map;
 	/* metering: the sample thread's own; its figures go into the snapshot */
-	bm_metering mt;
+	bm_metering mt;      /* updated under `lock` (the saver copies it) */
 	int64_t t0_unix;     /* RTC at sample 0 */
+	double save_every_s; /* sample-clock seconds between saves; 0 = no state */
+	bool save_due;
 	/* shared, under lock */
 	pthread_mutex_t lock;
+	pthread_cond_t wake; /* the main thread: a save is due, or the run ended */
 	bm_results snap;
 	struct {
 		double ep_imp, ep_exp, eq_imp, eq_exp; /* totals, Wh / varh */
@@ -83,7 +87,12 @@ static void usage(FILE *f)
 	      "  --duration S  stop after S seconds of sample clock (default: run until Ctrl-C)\n"
 	      "  --interval S  print every S seconds of wall time (default 1)\n"
 	      "  --json        print each summary as one JSON line\n"
-	      "  --map MAP     COMTRADE channel mapping (see branchmeter analyze --help)\n",
+	      "  --map MAP     COMTRADE channel mapping (see branchmeter analyze --help)\n"
+	      "  --state-dir D keep energies, demand, max/min and monthly freezes in D across\n"
+	      "                restarts (default $XDG_STATE_HOME/branchmeter, else\n"
+	      "                ~/.local/state/branchmeter); --no-state keeps nothing\n"
+	      "  --save-interval S  save the state every S seconds of sample clock (default 5)\n"
+	      "                and on exit (Ctrl-C, SIGTERM, --duration)\n",
 	      f);
 }
 
@@ -124,6 +133,7 @@ static void *sample_thread(void *arg)
 	const double t0 = mono();
 	uint64_t n = 0;
 	const uint64_t limit = rc->duration_s > 0 ? (uint64_t)(rc->duration_s * fs) : UINT64_MAX;
+	double next_save = rc->save_every_s;
 	while (!stop_flag && n < limit) {
 		if (rc->speed > 0) { /* keep the sample clock at speed × wall time */
 			double ahead = (double)n / fs / rc->speed - (mono() - t0);
@@ -152,8 +162,13 @@ static void *sample_thread(void *arg)
 			if (ready) {
 				const bm_results *r = bm_meter_results(&meter);
 				double end_s = (r->start + r->length) / fs;
-				bm_metering_window(&rc->mt, r, r->length / fs, rc->t0_unix + (int64_t)floor(end_s));
 				pthread_mutex_lock(&rc->lock);
+				bm_metering_window(&rc->mt, r, r->length / fs, rc->t0_unix + (int64_t)floor(end_s));
+				if (rc->save_every_s > 0 && end_s >= next_save) {
+					rc->save_due = true; /* the main thread writes it: no fsync here */
+					next_save = end_s + rc->save_every_s;
+					pthread_cond_signal(&rc->wake);
+				}
 				rc->snap = *r;
 				for (unsigned c = 0; c < r->n_circuits; c++) {
 					rc->e[c].ep_imp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EP_IMP);
@@ -175,8 +190,26 @@ static void *sample_thread(void *arg)
 	pthread_mutex_lock(&rc->lock);
 	rc->samples = n;
 	rc->finished = true;
+	pthread_cond_signal(&rc->wake);
 	pthread_mutex_unlock(&rc->lock);
 	return NULL;
+}
+
+/* Writes the metering state when the sample thread asked for it (or at
+ * exit): a copy taken under the lock, then the slow fsync outside it. */
+static void save_if_due(run_ctx *rc, bm_state *st, bool final)
+{
+	static bm_metering copy;
+	if (!st->open)
+		return;
+	pthread_mutex_lock(&rc->lock);
+	bool due = rc->save_due || final;
+	if (due)
+		copy = rc->mt;
+	rc->save_due = false;
+	pthread_mutex_unlock(&rc->lock);
+	if (due && bm_state_save_metering(st, &copy) != BM_OK)
+		fprintf(stderr, "branchmeter: saving the state failed: %s\n", bm_nvm_file_error(&st->file));
 }
 
 static void print_summary(run_ctx *rc, bool json)
@@ -267,9 +300,15 @@ int bm_cmd_run(int argc, char **argv)
 		{"source", required_argument, NULL, 's'},  {"speed", required_argument, NULL, 'x'},
 		{"duration", required_argument, NULL, 'd'}, {"interval", required_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'j'},          {"map", required_argument, NULL, 'm'},
+		{"state-dir", required_argument, NULL, 'S'}, {"no-state", no_argument, NULL, 'N'},
+		{"save-interval", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	static run_ctx rc;
+	static bm_state st;
+	const char *state_dir = NULL;
+	bool no_state = false;
+	rc.save_every_s = 5.0;
 	const char *source = "sim", *map_arg = NULL;
 	double interval = 1.0;
 	bool json = false;
@@ -294,6 +333,12 @@ int bm_cmd_run(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 'm': map_arg = optarg; break;
+		case 'S': state_dir = optarg; break;
+		case 'N': no_state = true; break;
+		case 'I':
+			if (!bm_arg_double("--save-interval", optarg, 0.1, 3600, &rc.save_every_s))
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -361,6 +406,29 @@ int bm_cmd_run(int argc, char **argv)
 		fprintf(stderr, "branchmeter: metering configuration rejected: %s: %s\n", is.field, is.reason);
 		return 1;
 	}
+	/* persistent state: restore, then save as we go */
+	char sdir[1024] = "";
+	if (!no_state) {
+		const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+		if (state_dir)
+			snprintf(sdir, sizeof sdir, "%s", state_dir);
+		else if (xdg && *xdg)
+			snprintf(sdir, sizeof sdir, "%s/branchmeter", xdg);
+		else if (home && *home)
+			snprintf(sdir, sizeof sdir, "%s/.local/state/branchmeter", home);
+	}
+	bool restored = false;
+	const char *why = "state not kept (--no-state)";
+	if (sdir[0]) {
+		if (bm_state_open(&st, sdir, err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: %s\n", err);
+			return 1;
+		}
+		bm_store_info info;
+		restored = bm_state_load_metering(&st, &rc.mt, &info, &why) == BM_OK;
+	} else {
+		rc.save_every_s = 0;
+	}
 	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
 		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
 		        is.reason, is.circuit + 1, is.input + 1);
@@ -372,6 +440,7 @@ int bm_cmd_run(int argc, char **argv)
 	if (!(pts && bm_fft_kiss_init(&fft, pts, &ops) == BM_OK && bm_meter_attach_pq(&meter, &pq, &ops, false) == BM_OK))
 		fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n", rc.cfg.sample_rate);
 	pthread_mutex_init(&rc.lock, NULL);
+	pthread_cond_init(&rc.wake, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -384,8 +453,21 @@ int bm_cmd_run(int argc, char **argv)
 			snprintf(speed, sizeof speed, "%gx real time", rc.speed);
 		printf("branchmeter %s: %u circuits on %s, %u S/s, %u Hz nominal, speed %s\n", BM_VERSION,
 		       rc.cfg.n_circuits, source, rc.cfg.sample_rate, rc.cfg.nominal_hz, speed);
+		printf("  state: %s%s%s\n", sdir[0] ? sdir : "none", sdir[0] ? ": " : "",
+		       restored ? (strcmp(why, "loaded") == 0 ? "energies restored" : why) : why);
 		puts("  network services: none in this build yet (Modbus, DL/T 645, MQTT and web are on the roadmap)");
 		puts("  Ctrl-C stops.");
+		fflush(stdout);
+	}
+	if (json) { /* a first line saying what was restored */
+		printf("{\"restored\":%s,\"state\":", restored ? "true" : "false");
+		bm_json_string(stdout, why);
+		printf(",\"circuits\":[");
+		for (unsigned c = 0; c < rc.cfg.n_circuits; c++)
+			printf("%s{\"EP_imp_Wh\":%.6f,\"EP_exp_Wh\":%.6f}", c ? "," : "",
+			       bm_metering_energy_wh(&rc.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP),
+			       bm_metering_energy_wh(&rc.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP));
+		puts("]}");
 		fflush(stdout);
 	}
 	pthread_t th;
@@ -401,14 +483,22 @@ int bm_cmd_run(int argc, char **argv)
 		pthread_mutex_unlock(&rc.lock);
 		if (fin || stop_flag)
 			break;
+		save_if_due(&rc, &st, false);
 		double wait = next - mono();
 		if (wait > 0) {
-			struct timespec ts = {(time_t)wait, (long)((wait - floor(wait)) * 1e9)};
-			if (wait > 0.05) {
-				ts.tv_sec = 0;
-				ts.tv_nsec = 50000000L;
-			}
-			nanosleep(&ts, NULL);
+			/* sleep until the next print, a due save, the end, or 50 ms
+			 * (signals are polled through stop_flag) */
+			if (wait > 0.05)
+				wait = 0.05;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			long ns = ts.tv_nsec + (long)(wait * 1e9);
+			ts.tv_sec += ns / 1000000000L;
+			ts.tv_nsec = ns % 1000000000L;
+			pthread_mutex_lock(&rc.lock);
+			if (!rc.save_due && !rc.finished)
+				pthread_cond_timedwait(&rc.wake, &rc.lock, &ts);
+			pthread_mutex_unlock(&rc.lock);
 			continue;
 		}
 		print_summary(&rc, json);
@@ -416,6 +506,8 @@ int bm_cmd_run(int argc, char **argv)
 	}
 	stop_flag = 1;
 	pthread_join(th, NULL);
+	save_if_due(&rc, &st, true);
+	bm_state_close(&st);
 	print_summary(&rc, json);
 	int ret = 0;
 	if (rc.error[0] && !rc.use_sim) {

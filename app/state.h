@@ -1,0 +1,39 @@
+/*
+ * state.h — the meter's persistent state on Linux: one NVM file in the state
+ * directory holding the records of the core's record store (bm/store.h).
+ *
+ * Records today: the metering state (energies, tariff energies, demand and
+ * max demand, max/min, statistics, monthly freezes), saved whole. Its payload
+ * version is BM_STATE_METERING_V; a record of another version or size is not
+ * restored (the meter starts from zero and says so).
+ */
+#ifndef BM_APP_STATE_H
+#define BM_APP_STATE_H
+
+#include <stdbool.h>
+
+#include "bm/metering.h"
+#include "bm/store.h"
+#include "nvm_file.h"
+
+#define BM_STATE_METERING_V 1u
+
+typedef struct bm_state {
+	bm_nvm_file file;
+	bm_nvm nvm;
+	bm_store store;
+	bool open;
+} bm_state;
+
+/* Creates the directory (and its parents) if needed and opens its NVM file.
+ * BM_OK or an error with a message naming the path. */
+bm_err bm_state_open(bm_state *st, const char *dir, char *err, size_t errlen);
+void bm_state_close(bm_state *st);
+
+/* Restores the metering state if a compatible copy exists: BM_OK (restored,
+ * *info says whether it fell back to the older copy), BM_E_NOTFOUND (nothing
+ * usable: start from zero; *why says why). */
+bm_err bm_state_load_metering(bm_state *st, bm_metering *mt, bm_store_info *info, const char **why);
+bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt);
+
+#endif
