@@ -137,7 +137,7 @@ static bool in_range(double v, double lo, double hi)
 	return isfinite(v) && v >= lo && v <= hi;
 }
 
-static bm_err fail(bm_cfg_issue *issue, const char *field, const char *reason, int circuit, int input)
+bm_err bm_cfg_fail(bm_cfg_issue *issue, const char *field, const char *reason, int circuit, int input)
 {
 	if (issue) {
 		issue->field = field;
@@ -160,67 +160,67 @@ static bm_err check_cal(const bm_meter_cfg *cfg, const bm_cal *cal, double offse
                         int circuit, int input)
 {
 	if (!in_range(cal->gain, 0.5, 2.0))
-		return fail(issue, "cal.gain", "must be 0.5..2", circuit, input);
+		return bm_cfg_fail(issue, "cal.gain", "must be 0.5..2", circuit, input);
 	double pm = max_phase_deg(cfg);
 	if (!in_range(cal->phase_deg, -pm, pm))
-		return fail(issue, "cal.phase_deg", "exceeds the front end's delay range at this sample rate", circuit,
+		return bm_cfg_fail(issue, "cal.phase_deg", "exceeds the front end's delay range at this sample rate", circuit,
 		            input);
 	if (!in_range(cal->offset, -offset_max, offset_max))
-		return fail(issue, "cal.offset", "out of range", circuit, input);
+		return bm_cfg_fail(issue, "cal.offset", "out of range", circuit, input);
 	return BM_OK;
 }
 
 bm_err bm_config_validate(const bm_meter_cfg *cfg, bm_cfg_issue *issue)
 {
 	if (!cfg)
-		return fail(issue, "config", "missing", -1, -1);
+		return bm_cfg_fail(issue, "config", "missing", -1, -1);
 	if (cfg->sample_rate < BM_FS_MIN || cfg->sample_rate > BM_FS_MAX)
-		return fail(issue, "sample_rate", "must be 2000..102400 S/s", -1, -1);
+		return bm_cfg_fail(issue, "sample_rate", "must be 2000..102400 S/s", -1, -1);
 	if (cfg->nominal_hz != 50 && cfg->nominal_hz != 60)
-		return fail(issue, "nominal_hz", "must be 50 or 60", -1, -1);
+		return bm_cfg_fail(issue, "nominal_hz", "must be 50 or 60", -1, -1);
 	if (!in_range(cfg->vt_ratio, 1.0, 10000.0))
-		return fail(issue, "vt_ratio", "must be 1..10000", -1, -1);
+		return bm_cfg_fail(issue, "vt_ratio", "must be 1..10000", -1, -1);
 	if (!in_range(cfg->u_nominal_v, 1.0, 1e6))
-		return fail(issue, "u_nominal_v", "must be 1..1000000 V", -1, -1);
+		return bm_cfg_fail(issue, "u_nominal_v", "must be 1..1000000 V", -1, -1);
 	if (!in_range(cfg->u_min_v, 0.0, cfg->u_nominal_v))
-		return fail(issue, "u_min_v", "must be 0..nominal voltage", -1, -1);
+		return bm_cfg_fail(issue, "u_min_v", "must be 0..nominal voltage", -1, -1);
 	for (int k = 0; k < BM_VOLTAGE_INPUTS; k++) {
 		bm_err e = check_cal(cfg, &cfg->ucal[k], 100.0, issue, -1, k);
 		if (e)
 			return e;
 	}
 	if (cfg->n_circuits < 1 || cfg->n_circuits > BM_MAX_CIRCUITS)
-		return fail(issue, "n_circuits", "must be 1..4", -1, -1);
+		return bm_cfg_fail(issue, "n_circuits", "must be 1..4", -1, -1);
 	for (int c = 0; c < cfg->n_circuits; c++) {
 		const bm_circuit_cfg *cc = &cfg->circuit[c];
 		if ((unsigned)cc->wiring >= BM_WIRING_COUNT)
-			return fail(issue, "wiring", "unknown wiring mode", c, -1);
+			return bm_cfg_fail(issue, "wiring", "unknown wiring mode", c, -1);
 		if (!in_range(cc->i_min_a, 0.0, 1e6))
-			return fail(issue, "i_min_a", "must be 0..1000000 A", c, -1);
+			return bm_cfg_fail(issue, "i_min_a", "must be 0..1000000 A", c, -1);
 		unsigned used = bm_wiring_measured(cc->wiring);
 		for (int p = 0; p < BM_PHASE_INPUTS; p++) {
 			if (!(used & (1u << p)))
 				continue;
 			const bm_sensor_cfg *s = &cc->sensor[p];
 			if (!in_range(s->primary_a, 1.0, 999999.0))
-				return fail(issue, "primary_a", "must be 1..999999 A", c, p);
+				return bm_cfg_fail(issue, "primary_a", "must be 1..999999 A", c, p);
 			switch (s->type) {
 			case BM_SENSOR_CT:
 				if (!in_range(s->secondary, 0.001, 10.0))
-					return fail(issue, "secondary", "CT secondary must be 0.001..10 A", c, p);
+					return bm_cfg_fail(issue, "secondary", "CT secondary must be 0.001..10 A", c, p);
 				if (!in_range(s->primary_a / s->secondary, 1.0, 10000.0))
-					return fail(issue, "primary_a", "CT ratio must be 1..10000", c, p);
+					return bm_cfg_fail(issue, "primary_a", "CT ratio must be 1..10000", c, p);
 				break;
 			case BM_SENSOR_VCT:
 			case BM_SENSOR_RCOIL:
 				if (!in_range(s->secondary, 1.0, 99999.0))
-					return fail(issue, "secondary", "must be 1..99999 mV", c, p);
+					return bm_cfg_fail(issue, "secondary", "must be 1..99999 mV", c, p);
 				break;
 			default:
-				return fail(issue, "type", "unknown sensor type", c, p);
+				return bm_cfg_fail(issue, "type", "unknown sensor type", c, p);
 			}
 			if (!in_range(s->nominal_a, 0.001, 999999.0))
-				return fail(issue, "nominal_a", "must be 0.001..999999 A", c, p);
+				return bm_cfg_fail(issue, "nominal_a", "must be 0.001..999999 A", c, p);
 			double offmax = 10.0; /* A (CT) or V (VCT, coil) at the input */
 			bm_err e = check_cal(cfg, &s->cal, offmax, issue, c, p);
 			if (e)

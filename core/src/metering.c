@@ -57,58 +57,47 @@ void bm_metering_default(bm_metering_cfg *cfg)
 		cfg->load_threshold_a[c] = 0.01;
 }
 
-static bm_err fail(bm_cfg_issue *issue, const char *field, const char *reason, int circuit, int input)
-{
-	if (issue) {
-		issue->field = field;
-		issue->reason = reason;
-		issue->circuit = circuit;
-		issue->input = input;
-	}
-	return BM_E_INVAL;
-}
-
 bm_err bm_metering_validate(const bm_metering_cfg *cfg, bm_cfg_issue *issue)
 {
 	if (!cfg)
-		return fail(issue, "metering", "missing", -1, -1);
+		return bm_cfg_fail(issue, "metering", "missing", -1, -1);
 	/* UTC-12 .. UTC+14 are the offsets in use worldwide. */
 	if (cfg->utc_offset_s < -43200 || cfg->utc_offset_s > 50400)
-		return fail(issue, "utc_offset_s", "must be -43200..50400 s (UTC-12..UTC+14)", -1, -1);
+		return bm_cfg_fail(issue, "utc_offset_s", "must be -43200..50400 s (UTC-12..UTC+14)", -1, -1);
 	/* 9.2e15 Wh = 9.2e18 mWh stays below INT64_MAX with room for one window. */
 	if (!(isfinite(cfg->rollover_wh) && cfg->rollover_wh >= 1e3 && cfg->rollover_wh <= 9.2e15))
-		return fail(issue, "rollover_wh", "must be 1e3..9.2e15 Wh", -1, -1);
+		return bm_cfg_fail(issue, "rollover_wh", "must be 1e3..9.2e15 Wh", -1, -1);
 	if ((unsigned)cfg->tariff_mode >= BM_MT_TARIFF_MODE_COUNT)
-		return fail(issue, "tariff_mode", "must be manual or rtc", -1, -1);
+		return bm_cfg_fail(issue, "tariff_mode", "must be manual or rtc", -1, -1);
 	if (cfg->manual_tariff < 1 || cfg->manual_tariff > BM_MT_TARIFFS)
-		return fail(issue, "manual_tariff", "must be 1..6", -1, -1);
+		return bm_cfg_fail(issue, "manual_tariff", "must be 1..6", -1, -1);
 	/* The RTC table is checked whole even in manual mode, so switching the
 	 * mode never activates a table that was never valid. */
 	if (cfg->n_periods < 1 || cfg->n_periods > BM_MT_PERIODS)
-		return fail(issue, "n_periods", "must be 1..6", -1, -1);
+		return bm_cfg_fail(issue, "n_periods", "must be 1..6", -1, -1);
 	for (int i = 0; i < cfg->n_periods; i++) {
 		if (cfg->period[i].start_min > 1439)
-			return fail(issue, "period.start_min", "must be 0..1439 minutes after midnight", -1, i);
+			return bm_cfg_fail(issue, "period.start_min", "must be 0..1439 minutes after midnight", -1, i);
 		if (cfg->period[i].tariff < 1 || cfg->period[i].tariff > BM_MT_TARIFFS)
-			return fail(issue, "period.tariff", "must be 1..6", -1, i);
+			return bm_cfg_fail(issue, "period.tariff", "must be 1..6", -1, i);
 		if (i > 0 && cfg->period[i].start_min <= cfg->period[i - 1].start_min)
-			return fail(issue, "period.start_min",
+			return bm_cfg_fail(issue, "period.start_min",
 			            "start times must be strictly ascending (spec 5.3.2)", -1, i);
 	}
 	if ((unsigned)cfg->demand_method >= BM_MT_DEMAND_METHOD_COUNT)
-		return fail(issue, "demand_method", "must be fixed or sliding", -1, -1);
+		return bm_cfg_fail(issue, "demand_method", "must be fixed or sliding", -1, -1);
 	if (cfg->demand_period_min < 1 || cfg->demand_period_min > BM_MT_SLIDE_MAX)
-		return fail(issue, "demand_period_min", "must be 1..60 minutes", -1, -1);
+		return bm_cfg_fail(issue, "demand_period_min", "must be 1..60 minutes", -1, -1);
 	if ((unsigned)cfg->mm_clear >= BM_MT_CLEAR_COUNT)
-		return fail(issue, "mm_clear", "must be never, daily or monthly", -1, -1);
+		return bm_cfg_fail(issue, "mm_clear", "must be never, daily or monthly", -1, -1);
 	if (cfg->freeze_day < 1 || cfg->freeze_day > 28)
-		return fail(issue, "freeze_day", "must be 1..28 (every month has it)", -1, -1);
+		return bm_cfg_fail(issue, "freeze_day", "must be 1..28 (every month has it)", -1, -1);
 	if (cfg->freeze_hour > 23)
-		return fail(issue, "freeze_hour", "must be 0..23", -1, -1);
+		return bm_cfg_fail(issue, "freeze_hour", "must be 0..23", -1, -1);
 	for (int c = 0; c < BM_MAX_CIRCUITS; c++) {
 		double v = cfg->load_threshold_a[c];
 		if (!(isfinite(v) && v >= 0.0 && v <= 1e6))
-			return fail(issue, "load_threshold_a", "must be 0..1000000 A", c, -1);
+			return bm_cfg_fail(issue, "load_threshold_a", "must be 0..1000000 A", c, -1);
 	}
 	return BM_OK;
 }
@@ -354,7 +343,7 @@ bm_err bm_metering_init(bm_metering *mt, const bm_metering_cfg *cfg, uint8_t n_c
 	if (!mt)
 		return BM_E_INVAL;
 	if (n_circuits < 1 || n_circuits > BM_MAX_CIRCUITS)
-		return fail(issue, "n_circuits", "must be 1..4", -1, -1);
+		return bm_cfg_fail(issue, "n_circuits", "must be 1..4", -1, -1);
 	bm_err e = bm_metering_validate(cfg, issue);
 	if (e)
 		return e;

@@ -100,6 +100,10 @@ void bm_sensor_default(bm_sensor_cfg *s, bm_sensor_type type, double primary_a);
 /* Returns BM_OK, or BM_E_INVAL and fills *issue (if not NULL). */
 bm_err bm_config_validate(const bm_meter_cfg *cfg, bm_cfg_issue *issue);
 
+/* For every validator of the core: fills *issue (if not NULL) and returns
+ * BM_E_INVAL. */
+bm_err bm_cfg_fail(bm_cfg_issue *issue, const char *field, const char *reason, int circuit, int input);
+
 /* Number of channels in a sample frame for this configuration. */
 static inline size_t bm_config_channels(const bm_meter_cfg *cfg)
 {
