@@ -200,6 +200,7 @@ static void *sample_thread(void *arg)
 static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 {
 	static bm_metering copy;
+	static unsigned saves;
 	if (!st->open)
 		return;
 	pthread_mutex_lock(&rc->lock);
@@ -208,7 +209,12 @@ static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 		copy = rc->mt;
 	rc->save_due = false;
 	pthread_mutex_unlock(&rc->lock);
-	if (due && bm_state_save_metering(st, &copy) != BM_OK)
+	if (!due)
+		return;
+	/* the counters every time; the whole state every 60th time and at exit
+	 * (flash wear: docs/benchmarks.md) */
+	bool whole = final || saves++ % 60 == 0;
+	if (bm_state_save_metering(st, &copy, whole) != BM_OK)
 		fprintf(stderr, "branchmeter: saving the state failed: %s\n", bm_nvm_file_error(&st->file));
 }
 

@@ -6,11 +6,12 @@
 
 #include "state.h"
 
-enum { REC_METERING = 1 };
+enum { REC_METERING = 1, REC_COUNTERS = 2 };
 #define STATE_FILE_SIZE (256u * 1024u)
 
 static const bm_store_rec table[] = {
 	{REC_METERING, (uint16_t)sizeof(bm_metering)},
+	{REC_COUNTERS, (uint16_t)sizeof(bm_mt_counters)},
 };
 _Static_assert(sizeof(bm_metering) <= BM_STORE_MAX_PAYLOAD, "the metering state must fit one record");
 
@@ -49,7 +50,7 @@ bm_err bm_state_open(bm_state *st, const char *dir, char *err, size_t errlen)
 		return e;
 	e = bm_store_init(&st->store, &st->nvm, table, sizeof table / sizeof table[0]);
 	if (e == BM_OK)
-		e = bm_store_slot_addr(&st->store, REC_METERING, 1, &addr, &len);
+		e = bm_store_slot_addr(&st->store, REC_COUNTERS, 1, &addr, &len);
 	if (e != BM_OK || addr + len > STATE_FILE_SIZE) {
 		snprintf(err, errlen, "%s: the state layout does not fit (%s)", dir, bm_strerror(e));
 		bm_nvm_file_close(&st->file);
@@ -69,31 +70,41 @@ void bm_state_close(bm_state *st)
 bm_err bm_state_load_metering(bm_state *st, bm_metering *mt, bm_store_info *info, const char **why)
 {
 	static bm_metering tmp;
+	static bm_mt_counters ctr;
 	size_t len = 0;
 	uint16_t ver = BM_STATE_METERING_V;
+	bool whole = false;
 	bm_err e = bm_store_load(&st->store, REC_METERING, &tmp, sizeof tmp, &len, &ver, info);
-	if (e == BM_E_NOTFOUND) {
-		*why = info->outcome == BM_STORE_NEVER_WRITTEN ? "no saved state" : "no valid copy of the saved state";
-		return BM_E_NOTFOUND;
+	if (e == BM_OK && len == sizeof tmp && tmp.n_circuits == mt->n_circuits) {
+		*mt = tmp;
+		whole = true;
 	}
-	if (e == BM_E_UNSUPPORTED || (e == BM_OK && len != sizeof tmp)) {
-		*why = "the saved state is from another version";
-		return BM_E_NOTFOUND;
+	bm_store_info ci;
+	ver = BM_STATE_COUNTERS_V;
+	e = bm_store_load(&st->store, REC_COUNTERS, &ctr, sizeof ctr, &len, &ver, &ci);
+	if (e == BM_OK && len == sizeof ctr && bm_metering_put_counters(mt, &ctr) == BM_OK) {
+		*info = ci;
+		*why = ci.outcome == BM_STORE_FELL_BACK || info->outcome == BM_STORE_FELL_BACK
+		           ? bm_store_outcome_str(BM_STORE_FELL_BACK)
+		           : (whole ? "loaded" : "energies restored; demand and max/min start anew");
+		return BM_OK;
 	}
-	if (e != BM_OK) {
-		*why = bm_strerror(e);
-		return BM_E_NOTFOUND;
+	if (whole) { /* counters lost: the whole state is still a valid (older) copy */
+		*why = "energies restored from the last full save (the counter record was lost)";
+		return BM_OK;
 	}
-	if (tmp.n_circuits != mt->n_circuits) {
-		*why = "the saved state has another number of circuits";
-		return BM_E_NOTFOUND;
-	}
-	*mt = tmp;
-	*why = bm_store_outcome_str(info->outcome);
-	return BM_OK;
+	*why = ci.outcome == BM_STORE_NEVER_WRITTEN ? "no saved state" : "no valid copy of the saved state";
+	return BM_E_NOTFOUND;
 }
 
-bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt)
+bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt, bool whole)
 {
-	return bm_store_save(&st->store, REC_METERING, mt, sizeof *mt, BM_STATE_METERING_V);
+	static bm_mt_counters ctr;
+	if (whole) {
+		bm_err e = bm_store_save(&st->store, REC_METERING, mt, sizeof *mt, BM_STATE_METERING_V);
+		if (e)
+			return e;
+	}
+	bm_metering_get_counters(mt, &ctr);
+	return bm_store_save(&st->store, REC_COUNTERS, &ctr, sizeof ctr, BM_STATE_COUNTERS_V);
 }

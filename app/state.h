@@ -2,10 +2,12 @@
  * state.h — the meter's persistent state on Linux: one NVM file in the state
  * directory holding the records of the core's record store (bm/store.h).
  *
- * Records today: the metering state (energies, tariff energies, demand and
- * max demand, max/min, statistics, monthly freezes), saved whole. Its payload
- * version is BM_STATE_METERING_V; a record of another version or size is not
- * restored (the meter starts from zero and says so).
+ * Records today: the metering counters (every energy register in whole mWh,
+ * run and load time: ~2.7 kB, saved often) and the whole metering state
+ * (demand, max/min, monthly freezes too: ~25 kB, saved rarely). The counters
+ * are saved whenever the whole state is, so they are never older than it:
+ * a restore takes the whole state, then the counters over it. A record of
+ * another version or size is not restored (and the meter says so).
  */
 #ifndef BM_APP_STATE_H
 #define BM_APP_STATE_H
@@ -17,6 +19,7 @@
 #include "nvm_file.h"
 
 #define BM_STATE_METERING_V 1u
+#define BM_STATE_COUNTERS_V 1u
 
 typedef struct bm_state {
 	bm_nvm_file file;
@@ -34,6 +37,7 @@ void bm_state_close(bm_state *st);
  * *info says whether it fell back to the older copy), BM_E_NOTFOUND (nothing
  * usable: start from zero; *why says why). */
 bm_err bm_state_load_metering(bm_state *st, bm_metering *mt, bm_store_info *info, const char **why);
-bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt);
+/* whole: also the full state (else the counters alone). */
+bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt, bool whole);
 
 #endif

@@ -704,3 +704,53 @@ uint32_t bm_metering_take_freezes(bm_metering *mt)
 	mt->freezes = 0;
 	return n;
 }
+
+void bm_metering_get_counters(const bm_metering *mt, bm_mt_counters *out)
+{
+	memset(out, 0, sizeof *out);
+	out->n_circuits = mt->n_circuits;
+	for (unsigned c = 0; c < mt->n_circuits; c++) {
+		const bm_mt_circuit *cc = &mt->c[c];
+		for (unsigned p = 0; p < BM_MT_PHASES; p++)
+			for (unsigned k = 0; k < BM_MT_EKIND_COUNT; k++)
+				out->e[c][p][k] = cc->e[p][k].mwh;
+		for (unsigned t = 0; t < BM_MT_TARIFFS; t++)
+			for (unsigned k = 0; k < BM_MT_TKIND_COUNT; k++) {
+				out->t[c][t][k] = cc->t[t][k].mwh;
+				out->month_e[c][t][k] = cc->month_e[t][k].mwh;
+			}
+		out->load_s[c] = cc->load_s;
+	}
+	out->run_s = mt->run_s;
+}
+
+bm_err bm_metering_put_counters(bm_metering *mt, const bm_mt_counters *in)
+{
+	if (in->n_circuits != mt->n_circuits || !(in->run_s >= 0.0))
+		return BM_E_INVAL;
+	for (unsigned c = 0; c < mt->n_circuits; c++) {
+		for (unsigned p = 0; p < BM_MT_PHASES; p++)
+			for (unsigned k = 0; k < BM_MT_EKIND_COUNT; k++)
+				if (in->e[c][p][k] < 0)
+					return BM_E_INVAL;
+		for (unsigned t = 0; t < BM_MT_TARIFFS; t++)
+			for (unsigned k = 0; k < BM_MT_TKIND_COUNT; k++)
+				if (in->t[c][t][k] < 0 || in->month_e[c][t][k] < 0)
+					return BM_E_INVAL;
+	}
+	/* all checked: now change (a rejected record changes nothing) */
+	for (unsigned c = 0; c < mt->n_circuits; c++) {
+		bm_mt_circuit *cc = &mt->c[c];
+		for (unsigned p = 0; p < BM_MT_PHASES; p++)
+			for (unsigned k = 0; k < BM_MT_EKIND_COUNT; k++)
+				cc->e[p][k] = (bm_mt_ctr){in->e[c][p][k], 0.0};
+		for (unsigned t = 0; t < BM_MT_TARIFFS; t++)
+			for (unsigned k = 0; k < BM_MT_TKIND_COUNT; k++) {
+				cc->t[t][k] = (bm_mt_ctr){in->t[c][t][k], 0.0};
+				cc->month_e[t][k] = (bm_mt_ctr){in->month_e[c][t][k], 0.0};
+			}
+		cc->load_s = in->load_s[c];
+	}
+	mt->run_s = in->run_s;
+	return BM_OK;
+}

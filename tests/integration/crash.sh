@@ -66,7 +66,9 @@ a = [json.loads(l) for l in open(sys.argv[1])]
 b = json.loads(open(sys.argv[2]).readline())
 end = a[-1]["circuits"][0]["EP_imp_Wh"]
 got = b["circuits"][0]["EP_imp_Wh"]
-assert b["restored"] and abs(got - end) <= 1e-8 * end + 1e-6, (got, end)  # prints carry 9 digits
+# the counter record keeps whole mWh (a restart drops < 1 mWh per counter);
+# prints carry 9 digits
+assert b["restored"] and abs(got - end) <= 1e-3 + 1e-8 * end, (got, end)
 PY
 then echo "FAIL clean stop does not restore the final energy"; fail=$((fail+1)); fi
 if [ $fail -eq 0 ]; then

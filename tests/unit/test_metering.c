@@ -915,9 +915,46 @@ static void test_maxmin_clear(void **state)
 	assert_true(mx.unix_s == may31 + 86400 + 10); /* the window ending at 00:00 was May's */
 }
 
+/* The counter record: round trip in whole mWh, and a record of another
+ * meter (circuits) or with a negative count is refused, changing nothing. */
+static void test_counters(void **state)
+{
+	(void)state;
+	static bm_metering other;
+	static bm_mt_counters ctr;
+	bm_metering_cfg cfg;
+	bm_metering_default(&cfg);
+	assert_int_equal(bm_metering_init(&MT, &cfg, 2, 0, NULL), BM_OK);
+	res_clear(2);
+	set_pqs(0, 1234.5678, -321.0, 1300.0); /* 1234.5678 W for 1 h = 1234.5678 Wh */
+	set_pqs(1, -50.0, 10.0, 51.0);
+	set_current(0, 5.0);
+	assert_int_equal(bm_metering_window(&MT, &R, 3600.0, 3600), BM_OK);
+	bm_metering_get_counters(&MT, &ctr);
+	assert_int_equal(ctr.n_circuits, 2);
+	assert_true(ctr.e[0][BM_MT_TOTAL][BM_MT_EP_IMP] == 1234567); /* whole mWh */
+	assert_true(ctr.e[1][BM_MT_TOTAL][BM_MT_EP_EXP] == 50000);
+	assert_int_equal(bm_metering_init(&other, &cfg, 2, 0, NULL), BM_OK);
+	assert_int_equal(bm_metering_put_counters(&other, &ctr), BM_OK);
+	assert_true(bm_metering_energy_wh_i64(&other, 0, BM_MT_TOTAL, BM_MT_EP_IMP) == 1234);
+	REL_CLOSE(bm_metering_energy_wh(&other, 0, BM_MT_TOTAL, BM_MT_EP_IMP), 1234.567, 1e-12);
+	REL_CLOSE(bm_metering_energy_wh(&other, 0, BM_MT_TOTAL, BM_MT_EQ_EXP), 321.0, 1e-12);
+	REL_CLOSE(bm_metering_tariff_wh(&other, 1, 1, BM_MT_T_EP_EXP), 50.0, 1e-12);
+	REL_CLOSE(bm_metering_run_time_s(&other), 3600.0, 1e-12);
+	REL_CLOSE(bm_metering_load_time_s(&other, 0), 3600.0, 1e-12);
+	/* refused: another number of circuits, a negative count */
+	assert_int_equal(bm_metering_init(&other, &cfg, 3, 0, NULL), BM_OK);
+	assert_int_equal(bm_metering_put_counters(&other, &ctr), BM_E_INVAL);
+	assert_int_equal(bm_metering_init(&other, &cfg, 2, 0, NULL), BM_OK);
+	ctr.t[1][2][BM_MT_T_EQ_IMP] = -1;
+	assert_int_equal(bm_metering_put_counters(&other, &ctr), BM_E_INVAL);
+	assert_true(bm_metering_energy_wh(&other, 0, BM_MT_TOTAL, BM_MT_EP_IMP) == 0.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_caltime_table),
 		cmocka_unit_test(test_caltime_walk),
 		cmocka_unit_test(test_validate),

@@ -142,6 +142,18 @@ typedef struct bm_mt_demand {
 	int64_t max_unix;    /* end of the interval that set max (Unix seconds) */
 } bm_mt_demand;
 
+/* The energy counters alone (whole mWh) and the running / load times: a
+ * small record to save often (a few kB for 4 circuits against the whole
+ * state's ~25 kB), while the rest is saved rarely. */
+typedef struct bm_mt_counters {
+	uint32_t n_circuits;
+	int64_t e[BM_MAX_CIRCUITS][BM_MT_PHASES][BM_MT_EKIND_COUNT];
+	int64_t t[BM_MAX_CIRCUITS][BM_MT_TARIFFS][BM_MT_TKIND_COUNT];
+	int64_t month_e[BM_MAX_CIRCUITS][BM_MT_TARIFFS][BM_MT_TKIND_COUNT];
+	double run_s;
+	double load_s[BM_MAX_CIRCUITS];
+} bm_mt_counters;
+
 /* One monthly freeze: energy of the month (since the previous freeze or
  * since init / reset) per tariff, and its average power factor. */
 typedef struct bm_mt_month {
@@ -280,5 +292,12 @@ bm_err bm_metering_month(const bm_metering *mt, unsigned age, bm_mt_month *out);
  * the last take and clears it. */
 uint32_t bm_metering_take_rollovers(bm_metering *mt, unsigned c);
 uint32_t bm_metering_take_freezes(bm_metering *mt);
+
+/* The counters of `mt` into *out. */
+void bm_metering_get_counters(const bm_metering *mt, bm_mt_counters *out);
+/* Sets the counters from *in (remainders below 1 mWh start from 0); for
+ * restoring a newer counter record over an older whole state. BM_OK;
+ * BM_E_INVAL another number of circuits or a negative count. */
+bm_err bm_metering_put_counters(bm_metering *mt, const bm_mt_counters *in);
 
 #endif /* BM_METERING_H */
