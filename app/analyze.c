@@ -145,12 +145,7 @@ int bm_cmd_analyze(int argc, char **argv)
 				}
 				/* harmonics: a plan for this rate's FFT size; without one the
 				 * meter still measures and the harmonic values are null */
-				bm_fft_kiss_free(&fft);
-				uint32_t pts = bm_pq_fft_points(cfg.sample_rate, cfg.nominal_hz);
-				bm_fft_ops ops;
-				if (!(pts && bm_fft_kiss_init(&fft, pts, &ops) == BM_OK &&
-				      bm_meter_attach_pq(&meter, &pq, &ops, groups) == BM_OK) &&
-				    !warned_pq) {
+				if (!bm_attach_harmonics(&meter, &pq, &fft, groups) && !warned_pq) {
 					fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n",
 					        cfg.sample_rate);
 					warned_pq = true;

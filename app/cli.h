@@ -35,6 +35,12 @@ bm_err bm_recording_config(bm_meter_cfg *cfg, const struct bm_comtrade_reader *r
 extern const char *const bm_harm_names[BM_HCH];
 void bm_harm_view(const bm_results *r, const bm_meter_cfg *cfg, unsigned c, double rms[BM_HCH][BM_H_MAX + 1]);
 
+struct bm_fft_kiss;
+/* Plans an FFT for the meter's configuration into *fft (freeing a previous
+ * plan) and attaches harmonic analysis; false when this build cannot analyse
+ * harmonics at that sample rate (the meter still measures). */
+bool bm_attach_harmonics(bm_meter *m, bm_pq *pq, struct bm_fft_kiss *fft, bool groups);
+
 /* Per-circuit running means of every quantity (and of each harmonic order's
  * RMS and percentage) over accepted windows. */
 typedef struct bm_means {

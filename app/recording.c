@@ -1,6 +1,6 @@
 /*
- * recording.c — the meter configuration that plays a COMTRADE recording, shared
- * by `analyze` and `run --source comtrade:`.
+ * recording.c — meter set-up shared by `analyze` and `run`: the configuration
+ * that plays a COMTRADE recording, and the harmonic analysis attachment.
  *
  * Invariant: the reader already gives primary SI values, so every input is a
  * 1:1 CT and the VT ratio is 1; the sample rate must be a whole number the
@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "comtrade.h"
+#include "fft_kiss.h"
 
 bm_err bm_recording_config(bm_meter_cfg *cfg, const bm_comtrade_reader *rd, const bm_comtrade_map *map, double rate,
                         int nominal, double umin, double imin, char *err, size_t errlen)
@@ -53,3 +54,11 @@ bm_err bm_recording_config(bm_meter_cfg *cfg, const bm_comtrade_reader *rd, cons
 	return BM_OK;
 }
 
+
+bool bm_attach_harmonics(bm_meter *m, bm_pq *pq, bm_fft_kiss *fft, bool groups)
+{
+	bm_fft_kiss_free(fft);
+	uint32_t pts = bm_pq_fft_points(m->cfg.sample_rate, m->cfg.nominal_hz);
+	bm_fft_ops ops;
+	return pts && bm_fft_kiss_init(fft, pts, &ops) == BM_OK && bm_meter_attach_pq(m, pq, &ops, groups) == BM_OK;
+}

@@ -441,9 +441,7 @@ int bm_cmd_run(int argc, char **argv)
 		return 1;
 	}
 	bm_fft_kiss fft = {0};
-	bm_fft_ops ops;
-	uint32_t pts = bm_pq_fft_points(rc.cfg.sample_rate, rc.cfg.nominal_hz);
-	if (!(pts && bm_fft_kiss_init(&fft, pts, &ops) == BM_OK && bm_meter_attach_pq(&meter, &pq, &ops, false) == BM_OK))
+	if (!bm_attach_harmonics(&meter, &pq, &fft, false))
 		fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n", rc.cfg.sample_rate);
 	pthread_mutex_init(&rc.lock, NULL);
 	pthread_cond_init(&rc.wake, NULL);

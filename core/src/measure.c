@@ -78,14 +78,11 @@ void bm_ms_init(bm_meter *m)
 		if (m->fe[ch].kind == FE_RCOIL)
 			m->raw[m->n_raw++] = (uint8_t)ch;
 
-	double f0 = cfg->nominal_hz;
+	/* the segments themselves are sized by warm_up(), before any is used */
 	m->origin = 0;
 	m->cur = 0;
 	m->nxt = 1;
 	m->first = 2;
-	seg_reset(&m->acc[0], 0.0, half_len(m, f0), f0);
-	seg_reset(&m->acc[1], m->acc[0].end, half_len(m, f0), f0);
-	m->next_win_f = f0;
 	m->ref = 0;
 	m->zc_hyst = (float)(0.5 * cfg->u_min_v);
 }
@@ -759,7 +756,6 @@ static void finalize_segment(bm_meter *m, unsigned i_next)
 	seg_reset(&m->acc[free_slot], m->acc[ncur].end, half_len(m, f2), f2);
 	m->cur = ncur;
 	m->nxt = free_slot;
-	m->seg_idx++;
 	for (unsigned k = 0; k < m->n_pend; k++)
 		acc_weighted(m, &m->acc[ncur], m->pend[k], m->pend_x[k], m->pend_w[k]);
 	m->n_pend = 0;

@@ -135,7 +135,6 @@ typedef struct bm_meter {
 	/* windowing: positions are samples relative to `origin`, re-based every
 	 * half window so doubles keep 1e-12-sample precision for years */
 	uint64_t origin;
-	uint32_t seg_idx;          /* half windows finished since init */
 	uint8_t cur, nxt, first;   /* accumulator slots: in progress, next, finished first half */
 	bm_seg_acc acc[3];
 	/* boundary samples of the next half window, held back until the present
