@@ -13,22 +13,9 @@ const char *const bm_harm_names[BM_HCH] = {"HU1", "HU2", "HU3", "HI1", "HI2", "H
 
 void bm_harm_view(const bm_results *r, const bm_meter_cfg *cfg, unsigned c, double rms[BM_HCH][BM_H_MAX + 1])
 {
-	const bm_wiring w = cfg->circuit[c].wiring;
-	const unsigned ph = bm_wiring_phases(w);
-	const bool has_in = w == BM_WIRING_3P4W_4CT || w == BM_WIRING_3P4W_3CT || w == BM_WIRING_1P3W;
 	for (unsigned k = 0; k < BM_HCH; k++)
-		for (unsigned h = 0; h <= BM_H_MAX; h++) {
-			double x = NAN;
-			if (r->h.valid && h > 0) {
-				if (k < 3 && (ph & (1u << k)))
-					x = bm_wiring_three_wire(w) ? r->h.ua[k][h] : r->h.u[k][h];
-				else if (k >= 3 && k < 6 && (ph & (1u << (k - 3))))
-					x = r->h.i[c][k - 3][h];
-				else if (k == 6 && has_in)
-					x = r->h.i[c][3][h];
-			}
-			rms[k][h] = x;
-		}
+		for (unsigned h = 0; h <= BM_H_MAX; h++)
+			rms[k][h] = bm_pq_harmonic_rms(r, cfg, c, k, h);
 }
 
 void bm_harm_percent(const double rms[BM_HCH][BM_H_MAX + 1], double pct[BM_HCH][BM_H_MAX + 1])

@@ -300,3 +300,18 @@ void bm_pq_derive(const bm_meter *m, unsigned c, double *v)
 		v[BM_Q_K1 + p] = den > 0.0 ? num / den : NAN;
 	}
 }
+
+double bm_pq_harmonic_rms(const bm_results *r, const bm_meter_cfg *cfg, unsigned c, unsigned ch, unsigned h)
+{
+	if (!r || !cfg || !r->h.valid || c >= r->n_circuits || c >= BM_MAX_CIRCUITS || h < 1 || h > BM_H_MAX)
+		return NAN;
+	const bm_wiring w = cfg->circuit[c].wiring;
+	const unsigned ph = bm_wiring_phases(w);
+	if (ch < 3)
+		return (ph & (1u << ch)) ? (bm_wiring_three_wire(w) ? r->h.ua[ch][h] : r->h.u[ch][h]) : NAN;
+	if (ch < 6)
+		return (ph & (1u << (ch - 3))) ? r->h.i[c][ch - 3][h] : NAN;
+	if (ch == 6 && (w == BM_WIRING_3P4W_4CT || w == BM_WIRING_3P4W_3CT || w == BM_WIRING_1P3W))
+		return r->h.i[c][3][h];
+	return NAN;
+}

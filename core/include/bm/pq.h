@@ -31,6 +31,7 @@
 
 #include "bm/err.h"
 #include "bm/fft.h"
+#include "bm/meter.h"
 #include "bm/opts.h"
 
 /* Samples kept per analysed channel (power of two): at least one window plus
@@ -98,5 +99,14 @@ uint32_t bm_pq_fft_points(uint32_t sample_rate, uint8_t nominal_hz);
  * already been fed).
  */
 bm_err bm_meter_attach_pq(struct bm_meter *m, bm_pq *pq, const bm_fft_ops *fft, bool groups);
+
+/*
+ * The RMS of harmonic order h (1..BM_H_MAX) of circuit c's channel ch as the
+ * meter shows it: ch 0..2 U1..U3 (three-wire circuits: against the
+ * artificial neutral), 3..5 I1..I3, 6 In. NaN where the wiring defines no
+ * such channel, the analysis is off, or h is out of range.
+ */
+double bm_pq_harmonic_rms(const bm_results *r, const bm_meter_cfg *cfg, unsigned c, unsigned ch, unsigned h);
+#define BM_PQ_CHANNELS 7
 
 #endif /* BM_PQ_H */
