@@ -5,6 +5,8 @@ FUZZB   ?= build-fuzz
 CROSS   ?= build-cross
 JOBS    ?= $(shell nproc)
 RUNARGS ?=
+# make run's services listen on local unprivileged ports (a device uses 502).
+RUN_SERVICES ?= --modbus-tcp 127.0.0.1:1502
 FUZZ_SECONDS ?= 20
 # Quiet the "Entering directory" lines of every sub-make, cmake's included.
 MAKEFLAGS += --no-print-directory
@@ -12,7 +14,7 @@ MAKEFLAGS += --no-print-directory
 # $(call stage,TEXT): a heading line that marks each stage in a long log.
 stage = @printf '\n==== %s ====\n' '$(1)'
 
-.PHONY: help deps build run test test-unit test-asan test-cross test-fuzz bench clean
+.PHONY: help deps build run docs test test-unit test-asan test-cross test-fuzz bench clean
 
 help:
 	@echo "make run    install missing Debian packages, build, start a 4-circuit meter on the simulator"
@@ -20,7 +22,9 @@ help:
 	@echo "make bench  build and print the benchmarks (docs/benchmarks.md explains them)"
 	@echo "make build  build only (into ./$(BUILD))"
 	@echo "make clean  remove build folders"
+	@echo "make docs   regenerate docs/registers.md and docs/registers.csv from the register table"
 	@echo "variables: RUNARGS='--speed 10 ...' passes options to 'branchmeter run'"
+	@echo "           RUN_SERVICES='--modbus-tcp 127.0.0.1:1502' where make run's services listen"
 	@echo "           FUZZ_SECONDS=n fuzzes each target n s in make test (default $(FUZZ_SECONDS))"
 
 deps:
@@ -32,7 +36,11 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/app/branchmeter run --state-dir $(BUILD)/state $(RUNARGS)
+	$(BUILD)/app/branchmeter run --state-dir $(BUILD)/state $(RUN_SERVICES) $(RUNARGS)
+
+docs: build
+	$(BUILD)/app/branchmeter registers --md > docs/registers.md
+	$(BUILD)/app/branchmeter registers --csv > docs/registers.csv
 
 # Every stage runs even after one fails, so one CI log shows them all; the
 # last line counts the stages ("stages: N passed, N failed") and the exit

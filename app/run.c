@@ -25,34 +25,30 @@
 #include "bm/metering.h"
 #include "fft_kiss.h"
 #include "sim.h"
+#include "run.h"
 #include "state.h"
 
 #define CHUNK 512
 
 typedef struct run_ctx {
 	/* configuration */
-	bm_meter_cfg cfg;
+	bm_meter_cfg cfg;    /* the source's own (sample rate, circuits, sensors) */
 	double speed;        /* 0 = max */
 	double duration_s;   /* 0 = until a signal */
 	bool use_sim;
 	bm_sim *sim;
 	bm_comtrade_reader *rd;
 	bm_comtrade_map map;
-	/* metering: the sample thread's own; its figures go into the snapshot */
-	bm_metering mt;      /* updated under `lock` (the saver copies it) */
-	int64_t t0_unix;     /* RTC at sample 0 */
+	int64_t t0_unix;     /* source time at sample 0 */
 	double save_every_s; /* sample-clock seconds between saves; 0 = no state */
-	bool save_due;
-	/* shared, under lock */
-	pthread_mutex_t lock;
-	pthread_cond_t wake; /* the main thread: a save is due, or the run ended */
-	bm_results snap;
+	bool groups;
+	/* shared with the services, under sh.lock */
+	bm_run_shared sh;
 	struct {
 		double ep_imp, ep_exp, eq_imp, eq_exp; /* totals, Wh / varh */
 		bm_mt_demand dp;                       /* demand of P */
 	} e[BM_MAX_CIRCUITS];
 	unsigned tariff;
-	uint64_t windows;
 	uint64_t samples;
 	double sim_unix;     /* simulated wall clock of the last window (sim only) */
 	bool finished;
@@ -79,7 +75,8 @@ static double mono(void)
 static void usage(FILE *f)
 {
 	fputs("usage: branchmeter run [--source sim|sim:FILE|comtrade:FILE] [--map MAP] [--speed N|max]\n"
-	      "                       [--duration S] [--interval S] [--json]\n"
+	      "                       [--duration S] [--interval S] [--json] [--state-dir D | --no-state]\n"
+	      "                       [--modbus-tcp [HOST:]PORT|off] [--modbus-rtu DEVICE]\n"
 	      "  Runs the meter on the built-in simulator (default scenario, or an INI scenario file,\n"
 	      "  see docs/simulator.md) or on a COMTRADE recording played in a loop, and prints a\n"
 	      "  live per-circuit summary.\n"
@@ -92,7 +89,13 @@ static void usage(FILE *f)
 	      "                restarts (default $XDG_STATE_HOME/branchmeter, else\n"
 	      "                ~/.local/state/branchmeter); --no-state keeps nothing\n"
 	      "  --save-interval S  save the state every S seconds of sample clock (default 5)\n"
-	      "                and on exit (Ctrl-C, SIGTERM, --duration)\n",
+	      "                and on exit (Ctrl-C, SIGTERM, --duration)\n"
+	      "  --modbus-tcp [HOST:]PORT|off  Modbus TCP server address (default: the settings'\n"
+	      "                tcp_enabled / tcp_port, 502, on all interfaces; docs/modbus.md)\n"
+	      "  --modbus-rtu DEVICE  Modbus RTU server on this serial port, with the settings'\n"
+	      "                address, baud, parity and stop bits (default 1, 9600 8N1)\n"
+	      "  --modbus-clients N  TCP connections served at once (default 32)\n"
+	      "  --modbus-idle S  close a TCP connection idle this long (default 60)\n",
 	      f);
 }
 
@@ -125,13 +128,45 @@ static bool source_read(run_ctx *rc, float *buf, size_t n)
 	return true;
 }
 
+static bm_fft_kiss fft;
+
+/* Applies a new settings generation in the sample thread, between chunks:
+ * a new measurement configuration restarts the meter (the next window then
+ * starts at this sample); metering takes its new configuration in place. */
+static void apply_settings(run_ctx *rc, uint64_t n, uint64_t *meter_base, uint32_t *gen, bm_meter_cfg *in_force)
+{
+	pthread_mutex_lock(&rc->sh.lock);
+	if (rc->sh.set_gen == *gen) {
+		pthread_mutex_unlock(&rc->sh.lock);
+		return;
+	}
+	*gen = rc->sh.set_gen;
+	bm_settings set = rc->sh.set;
+	bm_cfg_issue is;
+	if (bm_metering_set_config(&rc->sh.mt, &set.metering, &is) != BM_OK)
+		fprintf(stderr, "branchmeter: metering settings not applied: %s: %s\n", is.field, is.reason);
+	pthread_mutex_unlock(&rc->sh.lock);
+	if (memcmp(&set.meter, in_force, sizeof set.meter) != 0) {
+		if (bm_meter_init(&meter, &set.meter, &is) != BM_OK) {
+			fprintf(stderr, "branchmeter: measurement settings not applied: %s: %s\n", is.field, is.reason);
+			return;
+		}
+		bm_attach_harmonics(&meter, &pq, &fft, rc->groups);
+		*in_force = set.meter;
+		*meter_base = n;
+	}
+}
+
 static void *sample_thread(void *arg)
 {
 	run_ctx *rc = arg;
 	static float buf[CHUNK * BM_MAX_CH];
 	const double fs = rc->cfg.sample_rate;
 	const double t0 = mono();
-	uint64_t n = 0;
+	uint64_t n = 0, meter_base = 0;
+	uint32_t gen = rc->sh.set_gen;
+	static bm_meter_cfg in_force;
+	in_force = meter.cfg;
 	const uint64_t limit = rc->duration_s > 0 ? (uint64_t)(rc->duration_s * fs) : UINT64_MAX;
 	double next_save = rc->save_every_s;
 	while (!stop_flag && n < limit) {
@@ -145,13 +180,14 @@ static void *sample_thread(void *arg)
 				continue;
 			}
 		}
+		apply_settings(rc, n, &meter_base, &gen, &in_force);
 		size_t want = CHUNK;
 		if (limit - n < want)
 			want = (size_t)(limit - n);
 		if (!source_read(rc, buf, want)) {
-			pthread_mutex_lock(&rc->lock);
+			pthread_mutex_lock(&rc->sh.lock);
 			rc->finished = true;
-			pthread_mutex_unlock(&rc->lock);
+			pthread_mutex_unlock(&rc->sh.lock);
 			stop_flag = 1;
 			return NULL;
 		}
@@ -161,59 +197,77 @@ static void *sample_thread(void *arg)
 			off += bm_meter_feed(&meter, buf + off * BM_MAX_CH, BM_MAX_CH, want - off, &ready);
 			if (ready) {
 				const bm_results *r = bm_meter_results(&meter);
-				double end_s = (r->start + r->length) / fs;
-				pthread_mutex_lock(&rc->lock);
-				bm_metering_window(&rc->mt, r, r->length / fs, rc->t0_unix + (int64_t)floor(end_s));
+				double end_s = ((double)meter_base + r->start + r->length) / fs;
+				/* a window is missed when it comes out more than one window
+				 * later than real time would have it (docs/modbus.md) */
+				double lag = rc->speed > 0 ? (mono() - t0) - ((double)(n + off) / fs) / rc->speed : 0.0;
+				pthread_mutex_lock(&rc->sh.lock);
+				if (lag > rc->sh.lag_max_s)
+					rc->sh.lag_max_s = lag;
+				if (lag > r->length / fs / rc->speed && rc->speed > 0)
+					rc->sh.missed++;
+				rc->sh.src_unix = rc->t0_unix + (int64_t)floor(end_s);
+				rc->sh.rtc_unix = rc->sh.src_unix + rc->sh.rtc_offset_s;
+				bm_metering_window(&rc->sh.mt, r, r->length / fs, rc->sh.rtc_unix);
 				if (rc->save_every_s > 0 && end_s >= next_save) {
-					rc->save_due = true; /* the main thread writes it: no fsync here */
+					rc->sh.save_due = true; /* the main thread writes it: no fsync here */
 					next_save = end_s + rc->save_every_s;
-					pthread_cond_signal(&rc->wake);
+					pthread_cond_signal(&rc->sh.wake);
 				}
-				rc->snap = *r;
+				rc->sh.snap = *r;
+				rc->sh.status = (uint16_t)((r->flags & BM_WIN_LOCKED ? 1u : 0u) | (rc->sh.status & 2u));
 				for (unsigned c = 0; c < r->n_circuits; c++) {
-					rc->e[c].ep_imp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EP_IMP);
-					rc->e[c].ep_exp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EP_EXP);
-					rc->e[c].eq_imp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EQ_IMP);
-					rc->e[c].eq_exp = bm_metering_energy_wh(&rc->mt, c, BM_MT_TOTAL, BM_MT_EQ_EXP);
-					bm_metering_demand(&rc->mt, c, BM_MT_D_P, &rc->e[c].dp);
+					rc->e[c].ep_imp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP);
+					rc->e[c].ep_exp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP);
+					rc->e[c].eq_imp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EQ_IMP);
+					rc->e[c].eq_exp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EQ_EXP);
+					bm_metering_demand(&rc->sh.mt, c, BM_MT_D_P, &rc->e[c].dp);
 				}
-				rc->tariff = bm_metering_tariff(&rc->mt);
-				rc->windows++;
+				rc->tariff = bm_metering_tariff(&rc->sh.mt);
+				rc->sh.windows++;
 				rc->samples = n + off;
 				if (rc->use_sim)
 					rc->sim_unix = bm_sim_time(rc->sim);
-				pthread_mutex_unlock(&rc->lock);
+				pthread_mutex_unlock(&rc->sh.lock);
 			}
 		}
 		n += want;
 	}
-	pthread_mutex_lock(&rc->lock);
+	pthread_mutex_lock(&rc->sh.lock);
 	rc->samples = n;
 	rc->finished = true;
-	pthread_cond_signal(&rc->wake);
-	pthread_mutex_unlock(&rc->lock);
+	pthread_cond_signal(&rc->sh.wake);
+	pthread_mutex_unlock(&rc->sh.lock);
 	return NULL;
 }
 
 /* Writes the metering state when the sample thread asked for it (or at
- * exit): a copy taken under the lock, then the slow fsync outside it. */
+ * exit), and the settings when they changed: a copy taken under the lock,
+ * then the slow fsync outside it. */
 static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 {
 	static bm_metering copy;
+	static bm_saved_settings sset;
 	static unsigned saves;
 	if (!st->open)
 		return;
-	pthread_mutex_lock(&rc->lock);
-	bool due = rc->save_due || final;
+	pthread_mutex_lock(&rc->sh.lock);
+	bool due = rc->sh.save_due || final, whole_asked = rc->sh.whole_due, set_due = rc->sh.set_dirty;
 	if (due)
-		copy = rc->mt;
-	rc->save_due = false;
-	pthread_mutex_unlock(&rc->lock);
+		copy = rc->sh.mt;
+	if (set_due) {
+		sset.set = rc->sh.set;
+		sset.rtc_offset_s = rc->sh.rtc_offset_s;
+	}
+	rc->sh.save_due = rc->sh.whole_due = rc->sh.set_dirty = false;
+	pthread_mutex_unlock(&rc->sh.lock);
+	if (set_due && bm_state_save_settings(st, &sset) != BM_OK)
+		fprintf(stderr, "branchmeter: saving the settings failed: %s\n", bm_nvm_file_error(&st->file));
 	if (!due)
 		return;
-	/* the counters every time; the whole state every 60th time and at exit
-	 * (flash wear: docs/benchmarks.md) */
-	bool whole = final || saves++ % 60 == 0;
+	/* the counters every time; the whole state every 60th time, at exit and
+	 * after a reset (flash wear: docs/benchmarks.md) */
+	bool whole = final || whole_asked || saves++ % 60 == 0;
 	if (bm_state_save_metering(st, &copy, whole) != BM_OK)
 		fprintf(stderr, "branchmeter: saving the state failed: %s\n", bm_nvm_file_error(&st->file));
 }
@@ -221,18 +275,20 @@ static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 static void print_summary(run_ctx *rc, bool json)
 {
 	bm_results r;
-	uint64_t windows, samples;
-	double unix_s;
+	uint64_t windows, samples, missed;
+	double unix_s, lag_max;
 	unsigned tariff;
 	__typeof__(rc->e) e;
-	pthread_mutex_lock(&rc->lock);
-	r = rc->snap;
-	windows = rc->windows;
+	pthread_mutex_lock(&rc->sh.lock);
+	r = rc->sh.snap;
+	windows = rc->sh.windows;
+	missed = rc->sh.missed;
+	lag_max = rc->sh.lag_max_s;
 	samples = rc->samples;
-	unix_s = rc->sim_unix;
+	unix_s = (double)rc->sh.rtc_unix;
 	memcpy(e, rc->e, sizeof e);
 	tariff = rc->tariff;
-	pthread_mutex_unlock(&rc->lock);
+	pthread_mutex_unlock(&rc->sh.lock);
 	double t = (double)samples / rc->cfg.sample_rate;
 	if (windows == 0) {
 		if (!json)
@@ -241,7 +297,9 @@ static void print_summary(run_ctx *rc, bool json)
 		return;
 	}
 	if (json) {
-		printf("{\"t\":%.3f,\"windows\":%llu,\"tariff\":%u,\"circuits\":[", t, (unsigned long long)windows, tariff);
+		printf("{\"t\":%.3f,\"windows\":%llu,\"missed_windows\":%llu,\"lag_max_ms\":%.1f,\"rtc\":%.0f,"
+		       "\"tariff\":%u,\"circuits\":[",
+		       t, (unsigned long long)windows, (unsigned long long)missed, lag_max * 1e3, unix_s, tariff);
 		for (unsigned c = 0; c < r.n_circuits; c++) {
 			double hr[BM_HCH][BM_H_MAX + 1], hp[BM_HCH][BM_H_MAX + 1];
 			bm_harm_view(&r, &rc->cfg, c, hr);
@@ -308,8 +366,11 @@ int bm_cmd_run(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},          {"map", required_argument, NULL, 'm'},
 		{"state-dir", required_argument, NULL, 'S'}, {"no-state", no_argument, NULL, 'N'},
 		{"save-interval", required_argument, NULL, 'I'},
+		{"modbus-tcp", required_argument, NULL, 'T'}, {"modbus-rtu", required_argument, NULL, 'R'},
+		{"modbus-clients", required_argument, NULL, 'C'}, {"modbus-idle", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
+	bm_mb_opts mbo = {NULL, NULL, 32, 60.0};
 	static run_ctx rc;
 	static bm_state st;
 	const char *state_dir = NULL;
@@ -343,6 +404,19 @@ int bm_cmd_run(int argc, char **argv)
 		case 'N': no_state = true; break;
 		case 'I':
 			if (!bm_arg_double("--save-interval", optarg, 0.1, 3600, &rc.save_every_s))
+				return 2;
+			break;
+		case 'T': mbo.tcp = optarg; break;
+		case 'R': mbo.rtu = optarg; break;
+		case 'C': {
+			double v;
+			if (!bm_arg_double("--modbus-clients", optarg, 1, 1024, &v))
+				return 2;
+			mbo.max_clients = (unsigned)v;
+			break;
+		}
+		case 'L':
+			if (!bm_arg_double("--modbus-idle", optarg, 0.1, 86400, &mbo.idle_s))
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
@@ -395,24 +469,21 @@ int bm_cmd_run(int argc, char **argv)
 		fprintf(stderr, "branchmeter: unknown --source '%s' (sim, sim:FILE or comtrade:FILE)\n", source);
 		return 2;
 	}
-	/* the RTC: the simulator's calendar, or the wall clock at start; local
-	 * time from the process's time zone */
+	/* the RTC: the simulator's calendar, or the wall clock at start (plus
+	 * an offset the clock registers set); local time from the process's
+	 * time zone */
 	rc.t0_unix = rc.use_sim ? (int64_t)floor(bm_sim_time(rc.sim)) : (int64_t)time(NULL);
-	bm_metering_cfg mcfg;
-	bm_metering_default(&mcfg);
+	/* settings: the source's sensors and the documented defaults, unless
+	 * the state directory holds settings saved for this source */
+	bm_settings_default(&rc.sh.factory, &rc.cfg);
 	{ /* offset = the Unix time minus the same wall-clock reading taken as local */
 		time_t tt = (time_t)rc.t0_unix;
 		struct tm g;
 		gmtime_r(&tt, &g);
 		g.tm_isdst = -1;
-		mcfg.utc_offset_s = (int32_t)(tt - mktime(&g));
+		rc.sh.factory.metering.utc_offset_s = (int32_t)(tt - mktime(&g));
 	}
-	bm_cfg_issue is;
-	if (bm_metering_init(&rc.mt, &mcfg, rc.cfg.n_circuits, rc.t0_unix, &is) != BM_OK) {
-		fprintf(stderr, "branchmeter: metering configuration rejected: %s: %s\n", is.field, is.reason);
-		return 1;
-	}
-	/* persistent state: restore, then save as we go */
+	rc.sh.set = rc.sh.factory;
 	char sdir[1024] = "";
 	if (!no_state) {
 		const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -423,28 +494,56 @@ int bm_cmd_run(int argc, char **argv)
 		else if (home && *home)
 			snprintf(sdir, sizeof sdir, "%s/.local/state/branchmeter", home);
 	}
-	bool restored = false;
-	const char *why = "state not kept (--no-state)";
+	const char *set_why = "default settings";
 	if (sdir[0]) {
 		if (bm_state_open(&st, sdir, err, sizeof err) != BM_OK) {
 			fprintf(stderr, "branchmeter: %s\n", err);
 			return 1;
 		}
+		static bm_saved_settings saved;
+		if (bm_state_load_settings(&st, &saved, &set_why) == BM_OK) {
+			bm_cfg_issue is2;
+			if (saved.set.meter.n_circuits != rc.cfg.n_circuits || saved.set.meter.sample_rate != rc.cfg.sample_rate)
+				set_why = "saved settings are for another source (circuits or sample rate): defaults used";
+			else if (bm_settings_validate(&saved.set, &is2) != BM_OK)
+				set_why = "saved settings are not valid: defaults used";
+			else {
+				rc.sh.set = saved.set;
+				rc.sh.rtc_offset_s = saved.rtc_offset_s;
+			}
+		}
+	}
+	rc.cfg = rc.sh.set.meter;
+	rc.sh.src_unix = rc.t0_unix;
+	rc.sh.rtc_unix = rc.t0_unix + rc.sh.rtc_offset_s;
+	bm_cfg_issue is;
+	if (bm_metering_init(&rc.sh.mt, &rc.sh.set.metering, rc.cfg.n_circuits, rc.sh.rtc_unix, &is) != BM_OK) {
+		fprintf(stderr, "branchmeter: metering configuration rejected: %s: %s\n", is.field, is.reason);
+		return 1;
+	}
+	/* persistent state: restore, then save as we go */
+	bool restored = false;
+	const char *why = "state not kept (--no-state)";
+	if (sdir[0]) {
 		bm_store_info info;
-		restored = bm_state_load_metering(&st, &rc.mt, &info, &why) == BM_OK;
+		restored = bm_state_load_metering(&st, &rc.sh.mt, &info, &why) == BM_OK;
+		/* the settings rule over the configuration a restored state carries */
+		if (restored && bm_metering_set_config(&rc.sh.mt, &rc.sh.set.metering, &is) != BM_OK)
+			fprintf(stderr, "branchmeter: metering settings not applied: %s: %s\n", is.field, is.reason);
 	} else {
 		rc.save_every_s = 0;
 	}
+	rc.sh.status = restored ? 2u : 0u;
 	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
 		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
 		        is.reason, is.circuit + 1, is.input + 1);
 		return 1;
 	}
-	bm_fft_kiss fft = {0};
 	if (!bm_attach_harmonics(&meter, &pq, &fft, false))
 		fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n", rc.cfg.sample_rate);
-	pthread_mutex_init(&rc.lock, NULL);
-	pthread_cond_init(&rc.wake, NULL);
+	bm_ident_fill(&rc.sh.ident, &rc.cfg);
+	pthread_mutex_init(&rc.sh.lock, NULL);
+	pthread_cond_init(&rc.sh.wake, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -457,9 +556,18 @@ int bm_cmd_run(int argc, char **argv)
 			snprintf(speed, sizeof speed, "%gx real time", rc.speed);
 		printf("branchmeter %s: %u circuits on %s, %u S/s, %u Hz nominal, speed %s\n", BM_VERSION,
 		       rc.cfg.n_circuits, source, rc.cfg.sample_rate, rc.cfg.nominal_hz, speed);
-		printf("  state: %s%s%s\n", sdir[0] ? sdir : "none", sdir[0] ? ": " : "",
-		       restored ? (strcmp(why, "loaded") == 0 ? "energies restored" : why) : why);
-		puts("  network services: none in this build yet (Modbus, DL/T 645, MQTT and web are on the roadmap)");
+		if (sdir[0])
+			printf("  state: %s: %s\n", sdir, restored && strcmp(why, "loaded") == 0 ? "energies restored" : why);
+		else
+			printf("  state: %s\n", why);
+		printf("  settings: %s\n", set_why);
+		fflush(stdout);
+	}
+	struct bm_mbsrv *mbs = NULL;
+	if (!bm_mb_start(&rc.sh, &mbo, json, &mbs))
+		return 1;
+	if (!json) {
+		puts("  DL/T 645, MQTT and the web page: not in this build yet (on the roadmap)");
 		puts("  Ctrl-C stops.");
 		fflush(stdout);
 	}
@@ -469,8 +577,8 @@ int bm_cmd_run(int argc, char **argv)
 		printf(",\"circuits\":[");
 		for (unsigned c = 0; c < rc.cfg.n_circuits; c++)
 			printf("%s{\"EP_imp_Wh\":%.6f,\"EP_exp_Wh\":%.6f}", c ? "," : "",
-			       bm_metering_energy_wh(&rc.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP),
-			       bm_metering_energy_wh(&rc.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP));
+			       bm_metering_energy_wh(&rc.sh.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP),
+			       bm_metering_energy_wh(&rc.sh.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP));
 		puts("]}");
 		fflush(stdout);
 	}
@@ -482,9 +590,9 @@ int bm_cmd_run(int argc, char **argv)
 	double next = mono() + interval;
 	for (;;) {
 		bool fin;
-		pthread_mutex_lock(&rc.lock);
+		pthread_mutex_lock(&rc.sh.lock);
 		fin = rc.finished;
-		pthread_mutex_unlock(&rc.lock);
+		pthread_mutex_unlock(&rc.sh.lock);
 		if (fin || stop_flag)
 			break;
 		save_if_due(&rc, &st, false);
@@ -499,10 +607,10 @@ int bm_cmd_run(int argc, char **argv)
 			long ns = ts.tv_nsec + (long)(wait * 1e9);
 			ts.tv_sec += ns / 1000000000L;
 			ts.tv_nsec = ns % 1000000000L;
-			pthread_mutex_lock(&rc.lock);
-			if (!rc.save_due && !rc.finished)
-				pthread_cond_timedwait(&rc.wake, &rc.lock, &ts);
-			pthread_mutex_unlock(&rc.lock);
+			pthread_mutex_lock(&rc.sh.lock);
+			if (!rc.sh.save_due && !rc.sh.set_dirty && !rc.finished)
+				pthread_cond_timedwait(&rc.sh.wake, &rc.sh.lock, &ts);
+			pthread_mutex_unlock(&rc.sh.lock);
 			continue;
 		}
 		print_summary(&rc, json);
@@ -510,6 +618,7 @@ int bm_cmd_run(int argc, char **argv)
 	}
 	stop_flag = 1;
 	pthread_join(th, NULL);
+	bm_mb_stop(mbs);
 	save_if_due(&rc, &st, true);
 	bm_state_close(&st);
 	print_summary(&rc, json);

@@ -6,12 +6,13 @@
 
 #include "state.h"
 
-enum { REC_METERING = 1, REC_COUNTERS = 2 };
+enum { REC_METERING = 1, REC_COUNTERS = 2, REC_SETTINGS = 3 };
 #define STATE_FILE_SIZE (256u * 1024u)
 
 static const bm_store_rec table[] = {
 	{REC_METERING, (uint16_t)sizeof(bm_metering)},
 	{REC_COUNTERS, (uint16_t)sizeof(bm_mt_counters)},
+	{REC_SETTINGS, (uint16_t)sizeof(bm_saved_settings)},
 };
 _Static_assert(sizeof(bm_metering) <= BM_STORE_MAX_PAYLOAD, "the metering state must fit one record");
 
@@ -50,7 +51,7 @@ bm_err bm_state_open(bm_state *st, const char *dir, char *err, size_t errlen)
 		return e;
 	e = bm_store_init(&st->store, &st->nvm, table, sizeof table / sizeof table[0]);
 	if (e == BM_OK)
-		e = bm_store_slot_addr(&st->store, REC_COUNTERS, 1, &addr, &len);
+		e = bm_store_slot_addr(&st->store, REC_SETTINGS, 1, &addr, &len);
 	if (e != BM_OK || addr + len > STATE_FILE_SIZE) {
 		snprintf(err, errlen, "%s: the state layout does not fit (%s)", dir, bm_strerror(e));
 		bm_nvm_file_close(&st->file);
@@ -107,4 +108,25 @@ bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt, bool whole)
 	}
 	bm_metering_get_counters(mt, &ctr);
 	return bm_store_save(&st->store, REC_COUNTERS, &ctr, sizeof ctr, BM_STATE_COUNTERS_V);
+}
+
+bm_err bm_state_load_settings(bm_state *st, bm_saved_settings *out, const char **why)
+{
+	static bm_saved_settings tmp;
+	size_t len = 0;
+	uint16_t ver = BM_STATE_SETTINGS_V;
+	bm_store_info info;
+	bm_err e = bm_store_load(&st->store, REC_SETTINGS, &tmp, sizeof tmp, &len, &ver, &info);
+	if (e != BM_OK || len != sizeof tmp) {
+		*why = info.outcome == BM_STORE_NEVER_WRITTEN ? "no saved settings" : "no valid copy of the saved settings";
+		return BM_E_NOTFOUND;
+	}
+	*out = tmp;
+	*why = info.outcome == BM_STORE_FELL_BACK ? "settings restored from the older copy" : "settings restored";
+	return BM_OK;
+}
+
+bm_err bm_state_save_settings(bm_state *st, const bm_saved_settings *in)
+{
+	return bm_store_save(&st->store, REC_SETTINGS, in, sizeof *in, BM_STATE_SETTINGS_V);
 }

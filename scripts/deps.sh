@@ -3,13 +3,16 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the test-only peers)
 # Runs `apt-get update` only when something is missing. Needs root then.
 set -euo pipefail
-want=(cmake make gcc libc6-dev pkg-config libinih-dev libkissfft-dev)
+# libmodbus: the client of 'branchmeter read/write' (the servers are our own, in core/)
+want=(cmake make gcc libc6-dev pkg-config libinih-dev libkissfft-dev libmodbus-dev)
 if [ "${1:-build}" = test ]; then
   # cmocka: unit tests; python3 (standard library only): the integration
   # tests' checks and tests/tools; arm-none-eabi + newlib: scripts/cross-check.sh;
   # clang + libclang-rt (libFuzzer, ASan) + llvm (llvm-symbolizer, for readable
   # crash traces): scripts/fuzz-run.sh. gcc's own ASan runtime comes with gcc.
-  want+=(libcmocka-dev python3 gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev llvm)
+  # mbpoll, python3-pymodbus, socat: real Modbus peers and a pty pair for RTU.
+  want+=(libcmocka-dev python3 gcc-arm-none-eabi libnewlib-arm-none-eabi clang libclang-rt-14-dev llvm
+         mbpoll python3-pymodbus socat)
 fi
 missing=()
 for p in "${want[@]}"; do

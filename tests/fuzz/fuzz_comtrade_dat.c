@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t frames, n_rec = 0;
 	double hz = 0;
 	bm_comtrade_dec d;
-	char err[256];
+	char err[256] = ""; /* scan leaves it untouched on success */
 	bm_err rc, scan_rc;
 
 	init_once();

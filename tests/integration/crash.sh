@@ -15,7 +15,7 @@ prev=0
 fail=0
 RANDOM=4242   # a fixed sequence of kill moments
 for i in $(seq 1 $runs); do
-  "$bm" run --speed max --state-dir "$state" --save-interval $save --json --interval 0.05 > "$tmp/out.jsonl" 2> "$tmp/err" &
+  "$bm" run --modbus-tcp off --speed max --state-dir "$state" --save-interval $save --json --interval 0.05 > "$tmp/out.jsonl" 2> "$tmp/err" &
   pid=$!
   sleep "0.$(( (RANDOM % 8) + 2 ))"   # 0.2 .. 0.9 s of wall time
   kill -9 $pid 2>/dev/null || true

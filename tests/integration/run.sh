@@ -14,7 +14,7 @@ ok() { echo "ok   $1"; pass=$((pass+1)); }
 bad() { echo "FAIL $1"; fail=$((fail+1)); }
 
 # default simulator, as fast as possible, 3 s of sample clock
-if timeout 60 "$bm" run --no-state --speed max --duration 3 --json --interval 0.1 > "$tmp/sim.jsonl" &&
+if timeout 60 "$bm" run --modbus-tcp off --no-state --speed max --duration 3 --json --interval 0.1 > "$tmp/sim.jsonl" &&
    /usr/bin/python3 - "$tmp/sim.jsonl" <<'PY'
 import json, sys
 last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
@@ -34,24 +34,24 @@ PY
 then ok "default simulator --speed max"; else bad "default simulator --speed max"; fi
 
 # the readable summary names every circuit
-timeout 60 "$bm" run --no-state --speed max --duration 1 > "$tmp/summary.txt"
+timeout 60 "$bm" run --modbus-tcp off --no-state --speed max --duration 1 > "$tmp/summary.txt"
 if grep -q "C4 3P4W_4CT" "$tmp/summary.txt" && grep -q "THD-U .* sequence U ok" "$tmp/summary.txt"; then
   ok "readable summary"; else bad "readable summary"; fi
 
 # a scenario file
-if timeout 60 "$bm" run --no-state --source "sim:$root/scenarios/rogowski.ini" --speed max --duration 2 --json > "$tmp/rc.jsonl" &&
+if timeout 60 "$bm" run --modbus-tcp off --no-state --source "sim:$root/scenarios/rogowski.ini" --speed max --duration 2 --json > "$tmp/rc.jsonl" &&
    tail -1 "$tmp/rc.jsonl" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d['circuits'][0]['I1'] > 0"; then
   ok "scenario file"; else bad "scenario file"; fi
 
 # real time: 1 s of sample clock takes about 1 s of wall time
 start=$(date +%s.%N)
-timeout 20 "$bm" run --no-state --duration 1 --json > /dev/null
+timeout 20 "$bm" run --modbus-tcp off --no-state --duration 1 --json > /dev/null
 el=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 if awk -v e="$el" 'BEGIN { exit !(e > 0.9 && e < 5) }'; then ok "real-time pacing ($el s)"; else bad "real-time pacing ($el s)"; fi
 
 # a COMTRADE recording of 2 s, looped for 5 s
 /usr/bin/python3 "$here/../tools/make_comtrade.py" "$tmp/rec" FLOAT32 6400 50 2.0 > "$tmp/truth.json"
-if timeout 60 "$bm" run --no-state --source "comtrade:$tmp/rec.cfg" --speed max --duration 5 --json --interval 0.2 > "$tmp/ct.jsonl" &&
+if timeout 60 "$bm" run --modbus-tcp off --no-state --source "comtrade:$tmp/rec.cfg" --speed max --duration 5 --json --interval 0.2 > "$tmp/ct.jsonl" &&
    /usr/bin/python3 - "$tmp/ct.jsonl" "$tmp/truth.json" <<'PY'
 import json, sys
 last = json.loads(open(sys.argv[1]).read().splitlines()[-1])
@@ -64,7 +64,7 @@ PY
 then ok "COMTRADE source, looping"; else bad "COMTRADE source, looping"; fi
 
 # Ctrl-C stops cleanly with a final summary
-"$bm" run --no-state --json > "$tmp/int.jsonl" & pid=$!
+"$bm" run --modbus-tcp off --no-state --json > "$tmp/int.jsonl" & pid=$!
 sleep 1.5; kill -INT $pid
 if wait $pid && [ -s "$tmp/int.jsonl" ]; then ok "SIGINT stops cleanly"; else bad "SIGINT stops cleanly"; fi
 

@@ -4,8 +4,10 @@
  * Purpose: use the portable core the way an MCU port does, so that the
  * linker keeps the core's code and scripts/cross-check.sh can report its
  * flash and RAM cost: a static bm_meter (no heap), the default 4-circuit
- * configuration, and a loop that feeds frames from a static buffer and reads
- * each finished window. It is linked with newlib (nosys.specs) but never run.
+ * configuration, and a loop that feeds frames from a static buffer, meters
+ * each finished window, and answers Modbus RTU frames from a UART buffer
+ * through the register map (docs/porting.md shows the same steps). It is
+ * linked with newlib (nosys.specs) but never run.
  *
  * Invariants: no malloc, no OS call, no libm. The buffer stands in for the
  * ADC's DMA buffer; it is filled from a sine recurrence (50 Hz at 12.8 kS/s,
@@ -16,6 +18,10 @@
 
 #include "bm/config.h"
 #include "bm/meter.h"
+#include "bm/metering.h"
+#include "bm/modbus.h"
+#include "bm/regmap.h"
+#include "bm/settings.h"
 
 #define FRAMES 64 /* frames per half of a DMA double buffer */
 
@@ -34,9 +40,86 @@ static bm_meter meter; /* ~all of the core's RAM: keep it static */
 static bm_meter_cfg cfg;
 static float frames[FRAMES][BM_MAX_CH];
 
+volatile unsigned long bm_mcu_windows;
+static uint64_t bm_mcu_windows_count(void);
+static bm_metering mt;
+static bm_settings settings;
+static bm_rm_ident ident = {"branchmeter", "MPM4420-A", "0.1.0", "BM0000001234"};
+static bm_rm_session rtu_session;
+static bm_mb_rtu_rx rx;
+static bm_results last; /* the published window the register map reads */
+/* Stand-ins for the UART: the receive interrupt's bytes and a microsecond
+ * timer; a real port fills them from its drivers. */
+volatile uint8_t uart_rx_byte;
+volatile uint32_t timer_us;
+volatile uint8_t uart_tx[BM_MB_RTU_MAX];
+volatile size_t uart_tx_len;
+
+static int mb_read(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, uint16_t *regs)
+{
+	(void)unit;
+	bm_rm_view v = {&last, &mt, &settings, &ident, 0, bm_mcu_windows_count(), 0};
+	return bm_rm_read(&v, ctx, timer_us / 1000000u, -1, addr, count, regs);
+}
+
+static int commit(void *ctx, const bm_settings *next)
+{
+	(void)ctx;
+	settings = *next; /* a port also writes it to its NVM (bm/store.h) */
+	return 0;
+}
+
+static int reset(void *ctx, bm_rm_reset what)
+{
+	(void)ctx;
+	if (what == BM_RM_RESET_ENERGY)
+		bm_metering_reset_energy(&mt);
+	return 0;
+}
+
+static const bm_rm_actions actions = {commit, reset, NULL};
+
+static int mb_write(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, const uint16_t *regs, bool broadcast)
+{
+	(void)unit;
+	(void)broadcast;
+	bm_rm_view v = {&last, &mt, &settings, &ident, 0, bm_mcu_windows_count(), 0};
+	return bm_rm_write(&v, ctx, timer_us / 1000000u, -1, &actions, NULL, addr, count, regs, NULL);
+}
+
+static const char *mb_devid(void *ctx, uint8_t unit, uint8_t id)
+{
+	(void)ctx;
+	(void)unit;
+	return bm_rm_devid(&ident, id);
+}
+
+static const bm_mb_ops mb_ops = {NULL, mb_read, mb_write, mb_devid};
+
+/* The UART side: one received byte in, a frame out after a t3.5 silence. */
+static void modbus_poll(void)
+{
+	static uint8_t frame[BM_MB_RTU_MAX];
+	uint8_t out[BM_MB_RTU_MAX];
+	size_t flen = 0;
+	uint8_t b = uart_rx_byte;
+	bool done = bm_mb_rtu_rx_push(&rx, &b, 1, timer_us, frame, sizeof frame, &flen) ||
+	            bm_mb_rtu_rx_poll(&rx, timer_us, frame, sizeof frame, &flen);
+	if (!done)
+		return;
+	size_t n = bm_mb_rtu_handle(&mb_ops, &rtu_session, settings.comm.address, frame, flen, out, sizeof out, NULL);
+	for (size_t i = 0; i < n; i++)
+		uart_tx[i] = out[i];
+	uart_tx_len = n;
+}
+
 /* Read with a debugger; volatile so the result reads stay in the image. */
 volatile float bm_mcu_p_total;
-volatile unsigned long bm_mcu_windows;
+
+static uint64_t bm_mcu_windows_count(void)
+{
+	return bm_mcu_windows;
+}
 
 /* Fills `frames` with the next FRAMES samples: 230 V phase voltages and 5 A
  * currents lagging 30 degrees on every circuit, in secondary units (VT 1,
@@ -70,7 +153,10 @@ int main(void)
 	float c = 1.0f, s = 0.0f;
 
 	bm_config_default(&cfg);
-	if (bm_meter_init(&meter, &cfg, NULL) != BM_OK)
+	bm_settings_default(&settings, &cfg);
+	bm_mb_rtu_rx_init(&rx, settings.comm.baud);
+	if (bm_meter_init(&meter, &cfg, NULL) != BM_OK ||
+	    bm_metering_init(&mt, &settings.metering, cfg.n_circuits, 1767225600, NULL) != BM_OK)
 		for (;;) {
 		}
 	for (;;) {
@@ -82,8 +168,12 @@ int main(void)
 			if (ready) {
 				const bm_results *r = bm_meter_results(&meter);
 				bm_mcu_p_total = (float)r->v[0][BM_Q_P];
+				/* the RTC would come from the MCU's RTC peripheral */
+				bm_metering_window(&mt, r, r->length / cfg.sample_rate, 1767225600 + (int64_t)bm_mcu_windows / 5);
+				last = *r;
 				bm_mcu_windows++;
 			}
 		}
+		modbus_poll();
 	}
 }

@@ -1,0 +1,61 @@
+/*
+ * run.h — the running meter's shared state (`branchmeter run`), for run.c
+ * (sample thread, main thread) and the services that serve it (mbglue.c).
+ *
+ * Invariants (DESIGN.md "Linux threads"):
+ *  - The sample thread owns the meter; it publishes each window's results,
+ *    the metering state and the settings in force under `lock`, held only
+ *    for copies, so no client can stall it.
+ *  - Settings change only through bm_rm_write() (validated whole) and the
+ *    commit below: the sample thread applies a new generation at its next
+ *    chunk; the main thread saves it.
+ */
+#ifndef BM_APP_RUN_H
+#define BM_APP_RUN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bm/metering.h"
+#include "bm/regmap.h"
+#include "bm/settings.h"
+
+typedef struct bm_run_shared {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;      /* the main thread: a save is due, or the run ended */
+	bm_results snap;          /* last window */
+	bm_metering mt;           /* the sample thread's metering, updated under lock */
+	bm_settings set;          /* the settings in force */
+	bm_settings factory;      /* what a factory reset restores */
+	uint32_t set_gen;         /* bumped by every change of `set` */
+	bool set_dirty;           /* settings (or the clock offset) to save */
+	bool save_due, whole_due; /* metering state to save; whole: not just the counters */
+	int64_t rtc_offset_s;     /* RTC = source time + this */
+	int64_t src_unix;         /* source time at the last window's end (whole seconds) */
+	int64_t rtc_unix;         /* the RTC at the last window's end */
+	uint64_t windows;
+	uint64_t missed;          /* windows published over one window late (real-time speed) */
+	double lag_max_s;
+	uint16_t status;          /* bm_rm_view.status */
+	bm_rm_ident ident;
+} bm_run_shared;
+
+/* Vendor, model, firmware and serial number (ident.c). */
+void bm_ident_fill(bm_rm_ident *id, const bm_meter_cfg *cfg);
+
+/* Modbus servers (mbglue.c). */
+struct bm_mbsrv;
+typedef struct bm_mb_opts {
+	const char *tcp;       /* "off", "[HOST:]PORT", or NULL = from the settings */
+	const char *rtu;       /* serial device or NULL */
+	unsigned max_clients;
+	double idle_s;
+} bm_mb_opts;
+/* Starts what the options and settings ask for; prints where it listens
+ * (unless quiet). false with a message when an explicitly asked-for server
+ * cannot start. */
+bool bm_mb_start(bm_run_shared *sh, const bm_mb_opts *o, bool quiet, struct bm_mbsrv **out);
+void bm_mb_stop(struct bm_mbsrv *s);
+
+#endif
