@@ -24,6 +24,7 @@
 #include "bm/modbus.h"
 #include "mbserver.h"
 #include "run.h"
+#include "state.h"
 
 #define CIRCUIT_UNIT0 101
 
@@ -109,16 +110,36 @@ static void rtu_from_settings(const bm_settings *set, bm_mbsrv_rtu_cfg *r)
 	r->addr = set->comm.address;
 }
 
+/* Saves settings and clock offset before they take effect; false when the
+ * state directory cannot be written (the change is then refused). */
+static bool persist(const bm_settings *set, int64_t rtc_offset_s)
+{
+	bm_state *st = sv.sh->st;
+	if (!st || !st->open)
+		return true;
+	static bm_saved_settings ss;
+	ss.set = *set;
+	ss.rtc_offset_s = rtc_offset_s;
+	if (bm_state_save_settings(st, &ss) != BM_OK) {
+		fprintf(stderr, "branchmeter: saving the settings failed: %s\n", bm_nvm_file_error(&st->file));
+		return false;
+	}
+	return true;
+}
+
 static int act_commit(void *ctx, const bm_settings *next)
 {
 	(void)ctx;
 	bm_run_shared *sh = sv.sh;
 	pthread_mutex_lock(&sh->lock);
+	int64_t off = sh->rtc_offset_s;
+	pthread_mutex_unlock(&sh->lock);
+	if (!persist(next, off))
+		return BM_MB_EX_DEVICE_FAILURE;
+	pthread_mutex_lock(&sh->lock);
 	sh->set = *next;
 	sh->set_gen++;
-	sh->set_dirty = true;
 	sv.gen = sh->set_gen;
-	pthread_cond_signal(&sh->wake);
 	pthread_mutex_unlock(&sh->lock);
 	bool serial = memcmp(&sv.set.comm, &next->comm, sizeof next->comm) != 0;
 	sv.set = *next;
@@ -135,26 +156,27 @@ static int act_reset(void *ctx, bm_rm_reset what)
 {
 	(void)ctx;
 	bm_run_shared *sh = sv.sh;
+	if (what == BM_RM_RESET_FACTORY) {
+		pthread_mutex_lock(&sh->lock);
+		bm_settings f = sh->factory;
+		pthread_mutex_unlock(&sh->lock);
+		return act_commit(ctx, &f);
+	}
 	pthread_mutex_lock(&sh->lock);
 	switch (what) {
 	case BM_RM_RESET_ENERGY: bm_metering_reset_energy(&sh->mt); break;
 	case BM_RM_RESET_MAX_DEMAND: bm_metering_reset_max_demand(&sh->mt); break;
 	case BM_RM_RESET_MAXMIN: bm_metering_reset_maxmin(&sh->mt); break;
 	case BM_RM_RESET_TARIFF_ENERGY: bm_metering_reset_tariff_energy(&sh->mt); break;
-	case BM_RM_RESET_FACTORY:
-		sh->set = sh->factory;
-		sh->set_gen++;
-		sh->set_dirty = true;
-		break;
 	default: pthread_mutex_unlock(&sh->lock); return BM_MB_EX_ILLEGAL_VALUE;
 	}
-	/* a reset is saved at once, whole, so a crash cannot undo it */
-	sh->save_due = sh->whole_due = true;
-	pthread_cond_signal(&sh->wake);
 	sv.mt = sh->mt;
-	sv.set = sh->set;
-	sv.gen = sh->set_gen;
 	pthread_mutex_unlock(&sh->lock);
+	/* saved whole at once, so a power cut cannot undo an acknowledged reset */
+	if (sh->st && sh->st->open && bm_state_save_metering(sh->st, &sv.mt, true) != BM_OK) {
+		fprintf(stderr, "branchmeter: saving the state after a reset failed: %s\n", bm_nvm_file_error(&sh->st->file));
+		return BM_MB_EX_DEVICE_FAILURE;
+	}
 	return 0;
 }
 
@@ -163,9 +185,12 @@ static int act_clock(void *ctx, int64_t unix_s)
 	(void)ctx;
 	bm_run_shared *sh = sv.sh;
 	pthread_mutex_lock(&sh->lock);
-	sh->rtc_offset_s = unix_s - sh->src_unix;
-	sh->set_dirty = true;
-	pthread_cond_signal(&sh->wake);
+	int64_t off = unix_s - sh->src_unix;
+	pthread_mutex_unlock(&sh->lock);
+	if (!persist(&sv.set, off))
+		return BM_MB_EX_DEVICE_FAILURE;
+	pthread_mutex_lock(&sh->lock);
+	sh->rtc_offset_s = off;
 	pthread_mutex_unlock(&sh->lock);
 	sv.view.rtc_unix = unix_s;
 	return 0;

@@ -534,6 +534,7 @@ int bm_cmd_run(int argc, char **argv)
 		rc.save_every_s = 0;
 	}
 	rc.sh.status = restored ? 2u : 0u;
+	rc.sh.st = sdir[0] ? &st : NULL;
 	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
 		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
 		        is.reason, is.circuit + 1, is.input + 1);

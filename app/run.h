@@ -7,8 +7,9 @@
  *    the metering state and the settings in force under `lock`, held only
  *    for copies, so no client can stall it.
  *  - Settings change only through bm_rm_write() (validated whole) and the
- *    commit below: the sample thread applies a new generation at its next
- *    chunk; the main thread saves it.
+ *    commit in mbglue.c, which saves them before it applies them (an
+ *    acknowledged write survives a power cut); the sample thread applies a
+ *    new generation at its next chunk.
  */
 #ifndef BM_APP_RUN_H
 #define BM_APP_RUN_H
@@ -39,6 +40,7 @@ typedef struct bm_run_shared {
 	double lag_max_s;
 	uint16_t status;          /* bm_rm_view.status */
 	bm_rm_ident ident;
+	struct bm_state *st;      /* the state directory, or NULL (--no-state) */
 } bm_run_shared;
 
 /* Vendor, model, firmware and serial number (ident.c). */

@@ -39,6 +39,7 @@ static int make_dirs(const char *dir)
 bm_err bm_state_open(bm_state *st, const char *dir, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof *st);
+	pthread_mutex_init(&st->lock, NULL);
 	if (make_dirs(dir) != 0) {
 		snprintf(err, errlen, "%s: cannot create the state directory: %s", dir, strerror(errno));
 		return BM_E_IO;
@@ -101,13 +102,16 @@ bm_err bm_state_load_metering(bm_state *st, bm_metering *mt, bm_store_info *info
 bm_err bm_state_save_metering(bm_state *st, const bm_metering *mt, bool whole)
 {
 	static bm_mt_counters ctr;
-	if (whole) {
-		bm_err e = bm_store_save(&st->store, REC_METERING, mt, sizeof *mt, BM_STATE_METERING_V);
-		if (e)
-			return e;
+	bm_err e = BM_OK;
+	pthread_mutex_lock(&st->lock);
+	if (whole)
+		e = bm_store_save(&st->store, REC_METERING, mt, sizeof *mt, BM_STATE_METERING_V);
+	if (e == BM_OK) {
+		bm_metering_get_counters(mt, &ctr);
+		e = bm_store_save(&st->store, REC_COUNTERS, &ctr, sizeof ctr, BM_STATE_COUNTERS_V);
 	}
-	bm_metering_get_counters(mt, &ctr);
-	return bm_store_save(&st->store, REC_COUNTERS, &ctr, sizeof ctr, BM_STATE_COUNTERS_V);
+	pthread_mutex_unlock(&st->lock);
+	return e;
 }
 
 bm_err bm_state_load_settings(bm_state *st, bm_saved_settings *out, const char **why)
@@ -128,5 +132,8 @@ bm_err bm_state_load_settings(bm_state *st, bm_saved_settings *out, const char *
 
 bm_err bm_state_save_settings(bm_state *st, const bm_saved_settings *in)
 {
-	return bm_store_save(&st->store, REC_SETTINGS, in, sizeof *in, BM_STATE_SETTINGS_V);
+	pthread_mutex_lock(&st->lock);
+	bm_err e = bm_store_save(&st->store, REC_SETTINGS, in, sizeof *in, BM_STATE_SETTINGS_V);
+	pthread_mutex_unlock(&st->lock);
+	return e;
 }

@@ -12,6 +12,7 @@
 #ifndef BM_APP_STATE_H
 #define BM_APP_STATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "bm/metering.h"
@@ -28,6 +29,7 @@ typedef struct bm_state {
 	bm_nvm nvm;
 	bm_store store;
 	bool open;
+	pthread_mutex_t lock; /* the store is used from the main and the server thread */
 } bm_state;
 
 /* Creates the directory (and its parents) if needed and opens its NVM file.

@@ -2,7 +2,9 @@
 # crash.sh — power cuts: `branchmeter run --speed max` killed with SIGKILL at
 # random moments, 50 times. After every restart: the saved energy never went
 # backwards, the restart found a valid copy (the record store's A/B slots),
-# and the energy lost is at most the save interval's worth.
+# the energy lost is at most the save interval's worth, and the settings are
+# the ones last acknowledged over Modbus (every 5th run changes one and is
+# killed soon after the answer).
 # Usage: crash.sh BRANCHMETER DATA_DIR
 set -euo pipefail
 bm=$1
@@ -14,10 +16,33 @@ runs=50
 prev=0
 fail=0
 RANDOM=4242   # a fixed sequence of kill moments
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mb=(--tcp 127.0.0.1:$port)
+want_vt=1     # vt_ratio last acknowledged
+want_tariff=1 # tariff_select last acknowledged
 for i in $(seq 1 $runs); do
-  "$bm" run --modbus-tcp off --speed max --state-dir "$state" --save-interval $save --json --interval 0.05 > "$tmp/out.jsonl" 2> "$tmp/err" &
+  "$bm" run --modbus-tcp 127.0.0.1:$port --speed max --state-dir "$state" --save-interval $save --json --interval 0.05 > "$tmp/out.jsonl" 2> "$tmp/err" &
   pid=$!
-  sleep "0.$(( (RANDOM % 8) + 2 ))"   # 0.2 .. 0.9 s of wall time
+  # the settings survived: read them as soon as the server answers
+  got=""
+  for _ in $(seq 1 100); do
+    got=$("$bm" read "${mb[@]}" --json vt_ratio tariff_select 2>/dev/null) && break
+    sleep 0.02
+  done
+  if ! /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if abs(d["vt_ratio"]-float(sys.argv[2]))<1e-6 and d["tariff_select"]==int(sys.argv[3]) else 1)' "${got:-{\}}" "$want_vt" "$want_tariff"; then
+    echo "FAIL run $i: settings not intact after the restart: got ${got:-nothing}, want vt_ratio $want_vt tariff_select $want_tariff"
+    kill -9 $pid 2>/dev/null || true; fail=$((fail+1)); break
+  fi
+  if [ $((i % 5)) -eq 0 ]; then
+    # change settings and cut the power right after the acknowledgement
+    nv=$((i / 5 + 1)); nt=$(( (i / 5) % 6 + 1 ))
+    if "$bm" write "${mb[@]}" --password 1000 vt_ratio=$nv tariff_select=$nt > /dev/null; then
+      want_vt=$nv; want_tariff=$nt
+    fi
+    kill -9 $pid 2>/dev/null || true
+  else
+    sleep "0.$(( (RANDOM % 8) + 2 ))"   # 0.2 .. 0.9 s of wall time
+  fi
   kill -9 $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
   if ! /usr/bin/python3 - "$tmp/out.jsonl" "$prev" "$save" "$i" > "$tmp/res" <<'PY'
@@ -58,8 +83,8 @@ PY
   prev=$restored; prev_printed=$printed; prev_power=$power
 done
 # a clean stop saves everything: the next start restores what the last print said
-"$bm" run --speed max --duration 1 --state-dir "$state" --json --interval 0.05 > "$tmp/a.jsonl"
-"$bm" run --speed max --duration 0.01 --state-dir "$state" --json > "$tmp/b.jsonl"
+"$bm" run --modbus-tcp off --speed max --duration 1 --state-dir "$state" --json --interval 0.05 > "$tmp/a.jsonl"
+"$bm" run --modbus-tcp off --speed max --duration 0.01 --state-dir "$state" --json > "$tmp/b.jsonl"
 if ! /usr/bin/python3 - "$tmp/a.jsonl" "$tmp/b.jsonl" <<'PY'
 import json, sys
 a = [json.loads(l) for l in open(sys.argv[1])]
@@ -73,7 +98,7 @@ PY
 then echo "FAIL clean stop does not restore the final energy"; fail=$((fail+1)); fi
 if [ $fail -eq 0 ]; then
   worst=$(sort -g "$tmp/losses" | tail -1)
-  echo "ok   $runs SIGKILLs: energy never backwards, state valid; largest shortfall against the killed run's last printed energy: $worst Wh (negative: none; limit: (save interval + 1 s) of its power)"
+  echo "ok   $runs SIGKILLs: energy never backwards, state valid, settings intact (last: vt_ratio $want_vt, tariff $want_tariff); largest shortfall against the killed run's last printed energy: $worst Wh (negative: none; limit: (save interval + 1 s) of its power)"
 fi
 echo "$(( fail == 0 ? 2 : 0 )) passed, $fail failed"
 [ $fail -eq 0 ]
