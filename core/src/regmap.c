@@ -647,7 +647,8 @@ static void encode(unsigned type, unsigned regs, const rm_val *val, uint16_t *ou
 	}
 }
 
-/* Checks that [addr, addr + count) is whole items the view has. */
+/* Checks that [addr, addr + count) is whole items the view has: one search
+ * per block touched, then a walk along it. */
 static int walk_check(uint16_t addr, uint16_t count, unsigned n_circuits, int view)
 {
 	uint32_t a = addr, end = (uint32_t)addr + count;
@@ -656,10 +657,12 @@ static int walk_check(uint16_t addr, uint16_t count, unsigned n_circuits, int vi
 		unsigned c, item, off;
 		if (!locate((uint16_t)a, n_circuits, view, &b, &c, &item, &off) || off != 0)
 			return BM_MB_EX_ILLEGAL_ADDRESS;
-		unsigned r = item_regs(b);
-		if (a + r > end)
-			return BM_MB_EX_ILLEGAL_ADDRESS;
-		a += r;
+		const unsigned r = item_regs(b);
+		for (; item < b->n && a < end; item++) {
+			if (a + r > end)
+				return BM_MB_EX_ILLEGAL_ADDRESS;
+			a += r;
+		}
 	}
 	return 0;
 }
@@ -670,6 +673,7 @@ int bm_rm_read(const bm_rm_view *v, const bm_rm_session *s, uint32_t now_s, int 
 	if (!v || !regs || count == 0)
 		return BM_MB_EX_ILLEGAL_VALUE;
 	unsigned nc = v->set ? v->set->meter.n_circuits : 0;
+	/* checked first, so a refused read leaves regs untouched */
 	int ex = walk_check(addr, count, nc, circuit_view);
 	if (ex)
 		return ex;
@@ -678,11 +682,13 @@ int bm_rm_read(const bm_rm_view *v, const bm_rm_session *s, uint32_t now_s, int 
 		const rm_block *b;
 		unsigned c, item, off;
 		locate((uint16_t)a, nc, circuit_view, &b, &c, &item, &off);
-		unsigned r = item_regs(b);
-		rm_val val;
-		value_of(v, s, now_s, b, c, item, &val);
-		encode(item_type(b, item), r, &val, regs + (a - addr));
-		a += r;
+		const unsigned r = item_regs(b);
+		for (; item < b->n && a < end; item++) {
+			rm_val val;
+			value_of(v, s, now_s, b, c, item, &val);
+			encode(item_type(b, item), r, &val, regs + (a - addr));
+			a += r;
+		}
 	}
 	return 0;
 }
