@@ -117,7 +117,8 @@ typedef struct bm_rm_actions {
 /*
  * Reads count registers at addr. `circuit_view` -1 serves the whole map; 0..3
  * serves circuit c's blocks at circuit 1's addresses (the per-circuit unit
- * ids), the other circuits' blocks then answer 02. Returns 0 or 02.
+ * ids), the other circuits' blocks then answer 02. Returns 0 or 02 (regs
+ * untouched then); 03 for count 0 or NULL pointers.
  */
 int bm_rm_read(const bm_rm_view *v, const bm_rm_session *s, uint32_t now_s, int circuit_view, uint16_t addr,
                uint16_t count, uint16_t *regs);
@@ -146,7 +147,7 @@ typedef struct bm_rm_info {
 } bm_rm_info;
 
 /* Iterates over every item of the map for `n_circuits` circuits, in address
- * order. Zero the iterator to start; bm_rm_next() returns false at the end. */
+ * order. bm_rm_iter_init() starts it; bm_rm_next() returns false at the end. */
 typedef struct bm_rm_iter {
 	uint16_t group, circuit, block, item;
 	uint8_t n_circuits;
