@@ -20,6 +20,7 @@
 int bm_cmd_analyze(int argc, char **argv);
 int bm_cmd_run(int argc, char **argv);
 int bm_cmd_registers(int argc, char **argv);
+int bm_cmd_events(int argc, char **argv);
 /* Modbus client by register name (client.c): exit 0 ok, 1 refused or link error, 2 usage. */
 int bm_cmd_read(int argc, char **argv);
 int bm_cmd_write(int argc, char **argv);

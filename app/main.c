@@ -12,6 +12,7 @@ static void usage(FILE *f)
 	      "commands:\n"
 	      "  run       the meter in real time on the simulator or a COMTRADE recording\n"
 	      "  analyze   a COMTRADE recording through the meter: each quantity per circuit\n"
+	      "  events    the event log of a meter's state directory\n"
 	      "  registers the register map (Markdown or CSV; docs/registers.md)\n"
 	      "  read      read registers of a meter by name over Modbus TCP or RTU (e.g. C1.U1, 'C1.EP_*')\n"
 	      "  write     write settings of a meter by name (NAME=VALUE; --password to unlock)\n"
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
 		return bm_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "analyze") == 0)
 		return bm_cmd_analyze(argc - 1, argv + 1);
+	if (strcmp(cmd, "events") == 0)
+		return bm_cmd_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "registers") == 0)
 		return bm_cmd_registers(argc - 1, argv + 1);
 	if (strcmp(cmd, "read") == 0)

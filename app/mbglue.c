@@ -43,7 +43,13 @@ static struct {
 typedef struct session {
 	bm_rm_session ses;
 	int kind;
+	uint16_t w_addr, w_count; /* the write in progress, for its event */
 } session;
+
+static unsigned ev_source(const session *s)
+{
+	return s && s->kind == BM_MBSRV_RTU ? BM_EV_SRC_MODBUS_RTU : BM_EV_SRC_MODBUS_TCP;
+}
 
 static uint32_t now_s(void)
 {
@@ -71,6 +77,8 @@ static void refresh(void *user)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	sv.view.r = sv.windows ? &sv.r : NULL;
+	sv.view.ev_last = bm_events_last();
+	sv.view.ev_get = bm_events_get;
 	sv.view.mt = &sv.mt;
 	sv.view.set = &sv.set;
 	sv.view.id = &sh->ident;
@@ -129,7 +137,7 @@ static bool persist(const bm_settings *set, int64_t rtc_offset_s)
 
 static int act_commit(void *ctx, const bm_settings *next)
 {
-	(void)ctx;
+	session *ses = ctx;
 	bm_run_shared *sh = sv.sh;
 	pthread_mutex_lock(&sh->lock);
 	int64_t off = sh->rtc_offset_s;
@@ -143,6 +151,8 @@ static int act_commit(void *ctx, const bm_settings *next)
 	pthread_mutex_unlock(&sh->lock);
 	bool serial = memcmp(&sv.set.comm, &next->comm, sizeof next->comm) != 0;
 	sv.set = *next;
+	if (ses)
+		bm_events_add(sv.view.rtc_unix, BM_EV_CONFIG, ev_source(ses), -1, ses->w_addr, ses->w_count, 0);
 	if (serial && sv.srv && rtu_cfg.device) {
 		/* answered at the old settings first: the server applies this
 		 * from its next round */
@@ -160,7 +170,10 @@ static int act_reset(void *ctx, bm_rm_reset what)
 		pthread_mutex_lock(&sh->lock);
 		bm_settings f = sh->factory;
 		pthread_mutex_unlock(&sh->lock);
-		return act_commit(ctx, &f);
+		int ex = act_commit(NULL, &f);
+		if (ex == 0)
+			bm_events_add(sv.view.rtc_unix, BM_EV_RESET, ev_source(ctx), -1, what, 0, 0);
+		return ex;
 	}
 	pthread_mutex_lock(&sh->lock);
 	switch (what) {
@@ -177,6 +190,7 @@ static int act_reset(void *ctx, bm_rm_reset what)
 		fprintf(stderr, "branchmeter: saving the state after a reset failed: %s\n", bm_nvm_file_error(&sh->st->file));
 		return BM_MB_EX_DEVICE_FAILURE;
 	}
+	bm_events_add(sv.view.rtc_unix, BM_EV_RESET, ev_source(ctx), -1, what, 0, 0);
 	return 0;
 }
 
@@ -192,6 +206,7 @@ static int act_clock(void *ctx, int64_t unix_s)
 	pthread_mutex_lock(&sh->lock);
 	sh->rtc_offset_s = off;
 	pthread_mutex_unlock(&sh->lock);
+	bm_events_add(unix_s, BM_EV_CLOCK, ev_source(ctx), -1, 0, (double)(unix_s - sv.view.rtc_unix), 0);
 	sv.view.rtc_unix = unix_s;
 	return 0;
 }
@@ -205,7 +220,13 @@ static int op_write(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, cons
 	int v = unit_view(unit);
 	if (v == -2)
 		v = -1;
-	return bm_rm_write(&sv.view, &s->ses, now_s(), v, &actions, s, addr, count, regs, NULL);
+	s->w_addr = addr;
+	s->w_count = count;
+	uint32_t lockout = s->ses.lockout_s;
+	int ex = bm_rm_write(&sv.view, &s->ses, now_s(), v, &actions, s, addr, count, regs, NULL);
+	if (s->ses.lockout_s != lockout)
+		bm_events_add(sv.view.rtc_unix, BM_EV_LOCKOUT, ev_source(s), -1, 0, 0, 0);
+	return ex;
 }
 
 static const char *op_devid(void *ctx, uint8_t unit, uint8_t id)

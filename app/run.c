@@ -272,6 +272,30 @@ static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 		fprintf(stderr, "branchmeter: saving the state failed: %s\n", bm_nvm_file_error(&st->file));
 }
 
+/* Energy rollovers and monthly freezes the metering counted, into the event
+ * log (the main thread's job: an append syncs the file). */
+static void take_events(run_ctx *rc)
+{
+	uint32_t roll[BM_MAX_CIRCUITS] = {0}, freezes;
+	bm_mt_month m;
+	bool have_month = false;
+	pthread_mutex_lock(&rc->sh.lock);
+	for (unsigned c = 0; c < rc->sh.mt.n_circuits; c++)
+		roll[c] = bm_metering_take_rollovers(&rc->sh.mt, c);
+	freezes = bm_metering_take_freezes(&rc->sh.mt);
+	if (freezes)
+		have_month = bm_metering_month(&rc->sh.mt, 0, &m) == BM_OK;
+	int64_t t = rc->sh.rtc_unix;
+	double thr = rc->sh.mt.cfg.rollover_wh;
+	pthread_mutex_unlock(&rc->sh.lock);
+	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
+		if (roll[c])
+			bm_events_add(t, BM_EV_ROLLOVER, BM_EV_SRC_METER, (int)c, 0, thr, roll[c]);
+	if (freezes)
+		bm_events_add(have_month ? m.freeze_unix : t, BM_EV_FREEZE, BM_EV_SRC_METER, -1, 0,
+		              have_month ? m.year * 100.0 + m.month : 0, freezes);
+}
+
 static void print_summary(run_ctx *rc, bool json)
 {
 	bm_results r;
@@ -535,6 +559,9 @@ int bm_cmd_run(int argc, char **argv)
 	}
 	rc.sh.status = restored ? 2u : 0u;
 	rc.sh.st = sdir[0] ? &st : NULL;
+	if (sdir[0] && bm_events_open(sdir, err, sizeof err) != BM_OK)
+		fprintf(stderr, "branchmeter: %s: events are kept in memory only\n", err);
+	bm_events_add(rc.sh.rtc_unix, BM_EV_POWER_ON, BM_EV_SRC_METER, -1, restored ? 1u : 0u, 0, 0);
 	if (bm_meter_init(&meter, &rc.cfg, &is) != BM_OK) {
 		fprintf(stderr, "branchmeter: configuration rejected: %s: %s (circuit %d, input %d)\n", is.field,
 		        is.reason, is.circuit + 1, is.input + 1);
@@ -596,6 +623,7 @@ int bm_cmd_run(int argc, char **argv)
 		pthread_mutex_unlock(&rc.sh.lock);
 		if (fin || stop_flag)
 			break;
+		take_events(&rc);
 		save_if_due(&rc, &st, false);
 		double wait = next - mono();
 		if (wait > 0) {
@@ -620,7 +648,10 @@ int bm_cmd_run(int argc, char **argv)
 	stop_flag = 1;
 	pthread_join(th, NULL);
 	bm_mb_stop(mbs);
+	take_events(&rc);
 	save_if_due(&rc, &st, true);
+	bm_events_add(rc.sh.rtc_unix, BM_EV_POWER_OFF, BM_EV_SRC_METER, -1, 0, 0, 0);
+	bm_events_close();
 	bm_state_close(&st);
 	print_summary(&rc, json);
 	int ret = 0;

@@ -46,6 +46,16 @@ typedef struct bm_run_shared {
 /* Vendor, model, firmware and serial number (ident.c). */
 void bm_ident_fill(bm_rm_ident *id, const bm_meter_cfg *cfg);
 
+/* The event log (events.c): open events.nvm in the state directory (else
+ * events are kept in memory only); add from any thread but the sample
+ * thread; read for the registers. */
+bm_err bm_events_open(const char *dir, char *err, size_t errlen);
+void bm_events_close(void);
+void bm_events_add(int64_t time, unsigned type, unsigned source, int circuit, unsigned code, double value,
+                   double value2);
+uint32_t bm_events_last(void);
+bm_err bm_events_get(void *ctx, uint32_t seq, bm_event *out);
+
 /* Modbus servers (mbglue.c). */
 struct bm_mbsrv;
 typedef struct bm_mb_opts {

@@ -38,7 +38,8 @@ enum {
 	K_FIELD,    /* a settings field, arg = fields[] index (per-circuit fields add the circuit's stride) */
 	K_P1072, K_P1073, K_TSTART, K_TTARIFF,
 	K_CTRATIO,
-	K_Q, K_EF, K_EI, K_TF, K_TI, K_DEM, K_LOAD, K_MM, K_H, K_MONTH
+	K_Q, K_EF, K_EI, K_TF, K_TI, K_DEM, K_LOAD, K_MM, K_H, K_MONTH,
+	K_EVLAST, K_EVSEL, K_EVENT
 };
 
 typedef struct rm_block {
@@ -222,6 +223,11 @@ static const rm_block blocks[] = {
 	MF(1135, F_WEB), MF(1136, F_WEB_PORT), MF(1137, F_FTP), MF(1138, F_FTP_PORT),
 	/* display (spec 7.5.9) */
 	MF(1150, F_LANG), MF(1151, F_KEYTONE), MF(1152, F_BACKLIGHT), MF(1153, F_BRIGHT),
+	/* the event log (docs/events.md) */
+	{1190, S_METER, K_EVLAST, 0, 1, 2, BM_RT_U32, R, 0, "events", "", "Number of the newest event (0: none yet)"},
+	{1192, S_METER, K_EVSEL, 0, 1, 2, BM_RT_U32, RW, 0, "event_select", "",
+	 "Event shown as E1, older ones follow (0: the newest); per connection, written alone"},
+	{1200, S_METER, K_EVENT, 0, BM_RM_EVENTS * 8, 2, BM_RT_U32, R, 0, NULL, NULL, NULL},
 
 	/* circuit configuration (spec 7.5.1-7.5.3), stride BM_RM_CCFG_STRIDE */
 	CF(2000, F_WIRING), CF(2001, F_IMIN),
@@ -380,6 +386,8 @@ static unsigned item_type(const rm_block *b, unsigned item)
 		return fields[b->arg].type;
 	if (b->kind == K_MONTH && item < 2)
 		return BM_RT_U32;
+	if (b->kind == K_EVENT)
+		return item % 8u >= 6 ? BM_RT_F32 : BM_RT_U32;
 	return b->type;
 }
 
@@ -606,6 +614,27 @@ static void value_of(const bm_rm_view *v, const bm_rm_session *ses, uint32_t now
 			double f1 = bm_pq_harmonic_rms(v->r, &set->meter, c, b->arg, 1);
 			double x = bm_pq_harmonic_rms(v->r, &set->meter, c, b->arg, h);
 			out->f = f1 > 0.0 ? 100.0 * x / f1 : NAN;
+		}
+		break;
+	}
+	case K_EVLAST: out->i = v->ev_get ? v->ev_last : 0; break;
+	case K_EVSEL: out->i = ses ? ses->ev_sel : 0; break;
+	case K_EVENT: {
+		uint32_t top = ses && ses->ev_sel ? ses->ev_sel : v->ev_last, k = item / 8u;
+		bm_event ev;
+		if (!v->ev_get || top <= k || v->ev_get(v->ev_ctx, top - k, &ev) != BM_OK) {
+			out->f = NAN;
+			break;
+		}
+		switch (item % 8u) {
+		case 0: out->i = ev.seq; break;
+		case 1: out->i = ts(ev.time); break;
+		case 2: out->i = ev.type; break;
+		case 3: out->i = ev.source; break;
+		case 4: out->i = ev.circuit + 1; break;
+		case 5: out->i = ev.code; break;
+		case 6: out->f = ev.value; break;
+		default: out->f = ev.value2; break;
 		}
 		break;
 	}
@@ -860,7 +889,8 @@ static int stage_item(bm_settings *st, const rm_block *b, unsigned c, unsigned i
 
 static bool is_action(unsigned kind)
 {
-	return kind == K_UNLOCK || kind == K_ACCESS || kind == K_RESET || kind == K_RTC || kind == K_DATETIME;
+	return kind == K_UNLOCK || kind == K_ACCESS || kind == K_RESET || kind == K_RTC || kind == K_DATETIME ||
+	       kind == K_EVSEL;
 }
 
 int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circuit_view,
@@ -917,6 +947,10 @@ int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circu
 		const rm_block *b = first;
 		if (b->kind == K_UNLOCK)
 			return do_unlock(v, s, now_s, regs[0], what);
+		if (b->kind == K_EVSEL) {
+			s->ev_sel = (uint32_t)bm_rm_get_u64(regs, 2);
+			return 0;
+		}
 		if (b->kind == K_ACCESS) {
 			if (regs[0] != 0) {
 				*what = "write 0 to lock; unlock through 'unlock'";
@@ -1103,6 +1137,23 @@ static void describe(const rm_block *b, unsigned c, unsigned item, bm_rm_info *o
 		s_put(&ds, hch_desc[b->arg]);
 		s_put(&ds, ", % of the fundamental");
 		break;
+	case K_EVENT: {
+		static const char *const f[8] = {"seq", "time", "type", "source", "circuit", "code", "value", "value2"};
+		static const char *const d[8] = {
+			"number (0: none)", "time (Unix)", "type (docs/events.md)",
+			"source: 0 meter, 1 Modbus TCP, 2 Modbus RTU, 3 panel, 4 web, 5 MQTT, 6 configuration file",
+			"circuit 1..4, 0 the meter", "code (by type)", "value (by type)", "second value (by type)"};
+		s_put(&nm, "E");
+		s_uint(&nm, item / 8u + 1u);
+		s_put(&nm, ".");
+		s_put(&nm, f[item % 8u]);
+		o->unit = item % 8u == 1 ? "s" : "";
+		s_put(&ds, "Event ");
+		s_uint(&ds, item / 8u + 1u);
+		s_put(&ds, item / 8u ? " (older): " : " (event_select, or the newest): ");
+		s_put(&ds, d[item % 8u]);
+		break;
+	}
 	case K_MONTH: {
 		s_put(&nm, "M");
 		s_uint(&nm, b->arg + 1u);

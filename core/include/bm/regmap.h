@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "bm/err.h"
+#include "bm/evlog.h"
 #include "bm/meter.h"
 #include "bm/metering.h"
 #include "bm/settings.h"
@@ -95,7 +96,13 @@ typedef struct bm_rm_view {
 	int64_t rtc_unix;        /* the RTC now */
 	uint64_t windows;        /* windows measured since start */
 	uint16_t status;         /* bit 0: frequency locked; bit 1: state restored at start */
+	/* the event log (may be absent: ev_get NULL, events read 0) */
+	uint32_t ev_last;        /* number of the newest event */
+	bm_err (*ev_get)(void *ev_ctx, uint32_t seq, bm_event *out);
+	void *ev_ctx;
 } bm_rm_view;
+
+#define BM_RM_EVENTS 20  /* events E1..E20 mapped at once (event_select pages) */
 
 /* Password state of one client (a TCP connection, the serial line). Zero it
  * to start locked. */
@@ -104,6 +111,7 @@ typedef struct bm_rm_session {
 	uint8_t fails;          /* wrong passwords in a row */
 	uint32_t until_s;       /* level valid while now_s < until_s */
 	uint32_t lockout_s;     /* unlock refused while now_s < lockout_s */
+	uint32_t ev_sel;        /* event shown as E1 (0: the newest) */
 } bm_rm_session;
 
 /* What a write may ask of the meter. Each returns 0 or an exception code
