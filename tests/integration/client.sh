@@ -5,14 +5,18 @@
 # output, and the write path a user walks: refused while locked, accepted
 # with the password and read back, refused by validation without a change,
 # a wrong password, an unknown name, and a setting the meter acts on
-# (tariff_select -> the tariff in use).
+# (tariff_select -> the tariff in use); then the same client over Modbus RTU
+# through a socat pty pair (a second meter with --modbus-rtu), at the
+# meter's defaults and after the client changes the line to 19200 8E1.
 # Usage: client.sh BRANCHMETER DATA_DIR
 set -euo pipefail
 bm=$1
 tmp=$(mktemp -d)
 pid=
+rpid=
+spid=
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  for p in $pid $rpid $spid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -122,6 +126,35 @@ done
 if [ -n "$seen" ]; then ok "tariff follows tariff_select"; else bad "tariff follows tariff_select within 5 s ($(show))"; fi
 
 if ! kill -0 "$pid" 2>/dev/null; then bad "the meter stopped during the test: $(tail -5 "$tmp/run.err")"; fi
+
+# --- over RTU -------------------------------------------------------------
+socat pty,raw,echo=0,link="$tmp/a" pty,raw,echo=0,link="$tmp/b" 2> "$tmp/socat.err" &
+spid=$!
+for _ in $(seq 1 50); do [ -e "$tmp/a" ] && [ -e "$tmp/b" ] && break; sleep 0.1; done
+"$bm" run --speed 10 --no-state --modbus-tcp off --modbus-rtu "$tmp/a" --interval 1 > /dev/null 2> "$tmp/rtu.err" &
+rpid=$!
+rtu=(--rtu "$tmp/b")
+up=0
+for _ in $(seq 1 50); do
+  if "$bm" read "${rtu[@]}" map_version > /dev/null 2>&1; then up=1; break; fi
+  sleep 0.2
+done
+if [ $up -eq 1 ]; then ok "RTU: read map_version at 9600 8N1, address 1"; else bad "RTU: no answer ($(tail -3 "$tmp/rtu.err"))"; fi
+run read "${rtu[@]}" C1.U1 'C1.EP_imp*'
+if [ $rc -eq 0 ] && grep -q '^C1.U1 = ' "$tmp/out" && grep -q '^C1.EP_imp_Wh = ' "$tmp/out"; then ok "RTU: read by name and pattern"
+else bad "RTU: read by name and pattern ($(show))"; fi
+# the client moves the line: the answer comes at the old settings, the next
+# request at the new ones
+run write "${rtu[@]}" --password 1000 baud=19200 parity=2
+if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then bad "RTU: write baud/parity ($(show))"; fi
+up=0
+for _ in $(seq 1 20); do
+  run read "${rtu[@]}" --baud 19200 --parity E baud parity
+  if [ $rc -eq 0 ] && grep -q '^baud = 19200 bit/s$' "$tmp/out" && grep -q '^parity = 2$' "$tmp/out"; then up=1; break; fi
+  sleep 0.2
+done
+if [ $up -eq 1 ]; then ok "RTU: settings written over RTU apply to the line (now 19200 8E1)"
+else bad "RTU: the line did not move to 19200 8E1 ($(show))"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
