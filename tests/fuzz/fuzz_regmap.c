@@ -34,7 +34,7 @@ static int commits, resets, clocks;
 
 static bm_rm_view view(void)
 {
-	bm_rm_view v = {&res, &mt, &set, &ident, 1767225600, 42, 1};
+	bm_rm_view v = {.r = &res, .mt = &mt, .set = &set, .id = &ident, .rtc_unix = 1767225600, .windows = 42, .status = 1};
 	return v;
 }
 

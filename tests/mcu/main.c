@@ -58,7 +58,7 @@ volatile size_t uart_tx_len;
 static int mb_read(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, uint16_t *regs)
 {
 	(void)unit;
-	bm_rm_view v = {&last, &mt, &settings, &ident, 0, bm_mcu_windows_count(), 0};
+	bm_rm_view v = {.r = &last, .mt = &mt, .set = &settings, .id = &ident, .windows = bm_mcu_windows_count()};
 	return bm_rm_read(&v, ctx, timer_us / 1000000u, -1, addr, count, regs);
 }
 
@@ -83,7 +83,7 @@ static int mb_write(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, cons
 {
 	(void)unit;
 	(void)broadcast;
-	bm_rm_view v = {&last, &mt, &settings, &ident, 0, bm_mcu_windows_count(), 0};
+	bm_rm_view v = {.r = &last, .mt = &mt, .set = &settings, .id = &ident, .windows = bm_mcu_windows_count()};
 	return bm_rm_write(&v, ctx, timer_us / 1000000u, -1, &actions, NULL, addr, count, regs, NULL);
 }
 
