@@ -171,6 +171,14 @@ static bm_comtrade_kind unit_kind(const char *u, double *scale)
 		{ "V", BM_COMTRADE_VOLTAGE, 1.0 },   { "kV", BM_COMTRADE_VOLTAGE, 1e3 },
 		{ "mV", BM_COMTRADE_VOLTAGE, 1e-3 }, { "A", BM_COMTRADE_CURRENT, 1.0 },
 		{ "kA", BM_COMTRADE_CURRENT, 1e3 },  { "mA", BM_COMTRADE_CURRENT, 1e-3 },
+		/* degrees Celsius as recorders write them: SI symbol without and
+		 * with the degree sign (UTF-8, Latin-1), spelt out, and UCUM's */
+		{ "C", BM_COMTRADE_TEMPERATURE, 1.0 },
+		{ "\xC2\xB0" "C", BM_COMTRADE_TEMPERATURE, 1.0 },
+		{ "\xB0" "C", BM_COMTRADE_TEMPERATURE, 1.0 },
+		{ "degC", BM_COMTRADE_TEMPERATURE, 1.0 },
+		{ "deg C", BM_COMTRADE_TEMPERATURE, 1.0 },
+		{ "Cel", BM_COMTRADE_TEMPERATURE, 1.0 },
 	};
 
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
@@ -1500,16 +1508,102 @@ void bm_comtrade_close(bm_comtrade_reader *r)
 
 static const char *const input_names[BM_PHASE_INPUTS] = { "I1", "I2", "I3", "In" };
 
-/* "U1" or "C2.In" for meter frame channel ch. */
+/*
+ * Map targets as one numbering ("slots"): 0..BM_MAX_CH-1 are the frame
+ * channels, then each circuit's temperature (Cc.T), then each circuit's
+ * residual current (Cc.R). One numbering lets the duplicate checks cover
+ * every target alike.
+ */
+#define SLOT_T0 ((size_t)BM_MAX_CH)
+#define SLOT_R0 (SLOT_T0 + BM_MAX_CIRCUITS)
+#define N_SLOTS (SLOT_R0 + BM_MAX_CIRCUITS)
+
+static int *slot_src(bm_comtrade_map *m, size_t slot)
+{
+	if (slot < SLOT_T0)
+		return &m->src[slot];
+	if (slot < SLOT_R0)
+		return &m->temp_src[slot - SLOT_T0];
+	return &m->res_src[slot - SLOT_R0];
+}
+
+/* "U1", "C2.In", "C1.T" or "C3.R" for a slot. */
 static void target_name(size_t ch, char *buf, size_t n)
 {
 	unsigned c = (unsigned)ch;
 
-	if (c < BM_VOLTAGE_INPUTS)
+	if (ch >= SLOT_R0)
+		snprintf(buf, n, "C%u.R", (unsigned)(ch - SLOT_R0) + 1);
+	else if (ch >= SLOT_T0)
+		snprintf(buf, n, "C%u.T", (unsigned)(ch - SLOT_T0) + 1);
+	else if (c < BM_VOLTAGE_INPUTS)
 		snprintf(buf, n, "U%u", c + 1);
 	else
 		snprintf(buf, n, "C%u.%s", (c - BM_VOLTAGE_INPUTS) / BM_PHASE_INPUTS + 1,
 		         input_names[(c - BM_VOLTAGE_INPUTS) % BM_PHASE_INPUTS]);
+}
+
+/* s lower-cased without blanks, '-', '_', '.' (as bm_comtrade_phase_parse
+ * reads `ph`), cut to n - 1 bytes. */
+static void squeeze(const char *s, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s != '\0' && k + 1 < n; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '-' || *s == '_' || *s == '.')
+			continue;
+		out[k++] = (char)tolower((unsigned char)*s);
+	}
+	out[k] = '\0';
+}
+
+/* Whether `hay` contains `needle` (ASCII, case-insensitive). */
+static bool ci_contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++) {
+		size_t i = 0;
+
+		while (i < n && hay[i] != '\0' && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether current channel i is a residual current (docs/comtrade.md
+ * "Residual current and temperature"): ch_id containing RES or I0 (IRES,
+ * 3I0, I0), ph N0 or 0, or ph R unless its ccbm also has an S or T current
+ * (R/S/T phase naming, where R is phase 1).
+ */
+static bool is_residual(const bm_comtrade_cfg *cfg, unsigned i)
+{
+	const bm_comtrade_analog *ch = &cfg->analog[i];
+	char ph[8];
+
+	if (ch->kind != BM_COMTRADE_CURRENT)
+		return false;
+	if (ci_contains(ch->id, "RES") || ci_contains(ch->id, "I0"))
+		return true;
+	squeeze(ch->ph, ph, sizeof ph);
+	if (strcmp(ph, "n0") == 0 || strcmp(ph, "0") == 0)
+		return true;
+	if (strcmp(ph, "r") != 0)
+		return false;
+	for (unsigned j = 0; j < cfg->n_analog; j++) {
+		const bm_comtrade_analog *o = &cfg->analog[j];
+		char oph[8];
+
+		if (j == i || o->kind != BM_COMTRADE_CURRENT || strcmp(o->ccbm, ch->ccbm) != 0)
+			continue;
+		squeeze(o->ph, oph, sizeof oph);
+		if (strcmp(oph, "s") == 0 || strcmp(oph, "t") == 0)
+			return false;
+	}
+	return true;
 }
 
 static bool wiring_of(unsigned mask, bm_wiring *w)
@@ -1558,7 +1652,7 @@ static bm_err map_auto(const bm_comtrade_cfg *cfg, bm_comtrade_map *m, char *err
 		unsigned c;
 		char tn[24];
 
-		if (ch->phase < BM_COMTRADE_PH_A || ch->phase > BM_COMTRADE_PH_N)
+		if (ch->phase < BM_COMTRADE_PH_A || ch->phase > BM_COMTRADE_PH_N || is_residual(cfg, i))
 			continue;
 		if (ch->kind == BM_COMTRADE_VOLTAGE) {
 			if (ch->phase == BM_COMTRADE_PH_N)
@@ -1597,15 +1691,59 @@ static bm_err map_auto(const bm_comtrade_cfg *cfg, bm_comtrade_map *m, char *err
 		       "no analog channel is a voltage or current with a known phase (units V/kV/mV, A/kA/mA; ph A/B/C/N); use --map");
 		return BM_E_UNSUPPORTED;
 	}
+	/* Then temperatures and residual currents, to the circuits the phase
+	 * currents formed (found by ccbm); a ccbm without one is not ours. */
+	for (unsigned i = 0; i < cfg->n_analog; i++) {
+		const bm_comtrade_analog *ch = &cfg->analog[i];
+		size_t slot;
+		unsigned c;
+		int *dst;
+		char tn[24];
+
+		if (ch->kind == BM_COMTRADE_TEMPERATURE)
+			slot = SLOT_T0;
+		else if (is_residual(cfg, i))
+			slot = SLOT_R0;
+		else
+			continue;
+		for (c = 0; c < m->n_circuits; c++) {
+			if (strcmp(m->name[c], ch->ccbm) == 0)
+				break;
+		}
+		if (c == m->n_circuits)
+			continue;
+		slot += c;
+		dst = slot_src(m, slot);
+		if (*dst >= 0) {
+			target_name(slot, tn, sizeof tn);
+			seterr(err, errlen, "analog channels %d and %u both look like %s (%s of ccbm \"%s\"); use --map",
+			       *dst + 1, i + 1, tn, slot < SLOT_R0 ? "the temperature" : "the residual current", ch->ccbm);
+			return BM_E_UNSUPPORTED;
+		}
+		*dst = (int)i;
+	}
 	return map_wiring(m, BM_E_UNSUPPORTED, err, errlen);
 }
 
-/* Parses a --map target ("U2", "c1.in") into a meter frame channel. */
+/* Parses a --map target ("U2", "c1.in", "C2.T", "c3.r") into a slot. */
 static bool parse_target(const char *t, size_t *ch)
 {
 	if ((t[0] == 'U' || t[0] == 'u') && t[1] >= '1' && t[1] <= '3' && t[2] == '\0') {
 		*ch = (size_t)(t[1] - '1');
 		return true;
+	}
+	if ((t[0] == 'C' || t[0] == 'c') && t[1] >= '1' && t[1] < '1' + BM_MAX_CIRCUITS &&
+	    t[2] == '.' && t[3] != '\0' && t[4] == '\0') {
+		size_t c = (size_t)(t[1] - '1');
+
+		if (t[3] == 'T' || t[3] == 't') {
+			*ch = SLOT_T0 + c;
+			return true;
+		}
+		if (t[3] == 'R' || t[3] == 'r') {
+			*ch = SLOT_R0 + c;
+			return true;
+		}
 	}
 	if ((t[0] == 'C' || t[0] == 'c') && t[1] >= '1' && t[1] < '1' + BM_MAX_CIRCUITS &&
 	    t[2] == '.' && (t[3] == 'I' || t[3] == 'i') && t[4] != '\0' && t[5] == '\0') {
@@ -1660,7 +1798,8 @@ static bm_err map_override(const bm_comtrade_cfg *cfg, const char *spec, bm_comt
 		tgt = trim(item);
 		num = trim(eq + 1);
 		if (!parse_target(tgt, &ch)) {
-			seterr(err, errlen, "--map: item %u: unknown target \"%.16s\" (U1..U3 or C1.I1..C%d.In)",
+			seterr(err, errlen,
+			       "--map: item %u: unknown target \"%.16s\" (U1..U3, or Cc.I1..Cc.In, Cc.T, Cc.R with c = 1..%d)",
 			       k, tgt, BM_MAX_CIRCUITS);
 			return BM_E_INVAL;
 		}
@@ -1670,12 +1809,12 @@ static bm_err map_override(const bm_comtrade_cfg *cfg, const char *spec, bm_comt
 			       tn, num, cfg->n_analog);
 			return BM_E_INVAL;
 		}
-		if (m->src[ch] >= 0) {
+		if (*slot_src(m, ch) >= 0) {
 			seterr(err, errlen, "--map: %s given twice", tn);
 			return BM_E_INVAL;
 		}
-		for (size_t o = 0; o < BM_MAX_CH; o++) {
-			if (m->src[o] == (int)idx - 1) {
+		for (size_t o = 0; o < N_SLOTS; o++) {
+			if (*slot_src(m, o) == (int)idx - 1) {
 				char on[24];
 
 				target_name(o, on, sizeof on);
@@ -1690,17 +1829,46 @@ static bm_err map_override(const bm_comtrade_cfg *cfg, const char *spec, bm_comt
 			       tn, (unsigned)idx, (unsigned)idx, a->id, a->unit);
 			return BM_E_INVAL;
 		}
-		if (ch >= BM_VOLTAGE_INPUTS && a->kind == BM_COMTRADE_VOLTAGE) {
+		if (ch >= BM_VOLTAGE_INPUTS && ch < SLOT_T0 && a->kind == BM_COMTRADE_VOLTAGE) {
 			seterr(err, errlen, "--map: %s=%u: analog channel %u \"%s\" is a voltage (unit \"%s\"), not a current",
 			       tn, (unsigned)idx, (unsigned)idx, a->id, a->unit);
 			return BM_E_INVAL;
 		}
-		m->src[ch] = (int)idx - 1;
-		if (ch >= BM_VOLTAGE_INPUTS) {
+		if (ch < SLOT_T0 && a->kind == BM_COMTRADE_TEMPERATURE) {
+			seterr(err, errlen, "--map: %s=%u: analog channel %u \"%s\" is a temperature (unit \"%s\"), not a %s",
+			       tn, (unsigned)idx, (unsigned)idx, a->id, a->unit, ch < BM_VOLTAGE_INPUTS ? "voltage" : "current");
+			return BM_E_INVAL;
+		}
+		if (ch >= SLOT_T0 && ch < SLOT_R0 && a->kind != BM_COMTRADE_TEMPERATURE) {
+			seterr(err, errlen,
+			       "--map: %s=%u: analog channel %u \"%s\" has unit \"%s\", not a temperature (C, degC, deg C, \xC2\xB0" "C, Cel)",
+			       tn, (unsigned)idx, (unsigned)idx, a->id, a->unit);
+			return BM_E_INVAL;
+		}
+		if (ch >= SLOT_R0 && a->kind != BM_COMTRADE_CURRENT) {
+			seterr(err, errlen, "--map: %s=%u: analog channel %u \"%s\" has unit \"%s\", not a current (A, mA, kA)",
+			       tn, (unsigned)idx, (unsigned)idx, a->id, a->unit);
+			return BM_E_INVAL;
+		}
+		*slot_src(m, ch) = (int)idx - 1;
+		if (ch >= BM_VOLTAGE_INPUTS && ch < SLOT_T0) {
 			unsigned c = (unsigned)((ch - BM_VOLTAGE_INPUTS) / BM_PHASE_INPUTS);
 
 			if (c + 1 > m->n_circuits)
 				m->n_circuits = c + 1;
+		}
+	}
+	/* A temperature or residual current belongs to a circuit with currents. */
+	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++) {
+		for (size_t slot = SLOT_T0 + c; slot < N_SLOTS; slot += BM_MAX_CIRCUITS) {
+			char tn[24];
+
+			if (*slot_src(m, slot) < 0 || c < m->n_circuits)
+				continue;
+			target_name(slot, tn, sizeof tn);
+			seterr(err, errlen, "--map: %s=%d: circuit C%u has no current input (map C%u.I1.. too)", tn,
+			       *slot_src(m, slot) + 1, c + 1, c + 1);
+			return BM_E_INVAL;
 		}
 	}
 	/* Name each circuit by the ccbm of its first mapped input, else "Cc". */
@@ -1718,6 +1886,14 @@ static bm_err map_override(const bm_comtrade_cfg *cfg, const char *spec, bm_comt
 	return map_wiring(m, BM_E_INVAL, err, errlen);
 }
 
+/* An empty map: no circuits, every source -1. */
+static void map_clear(bm_comtrade_map *m)
+{
+	memset(m, 0, sizeof *m);
+	for (size_t s = 0; s < N_SLOTS; s++)
+		*slot_src(m, s) = -1;
+}
+
 bm_err bm_comtrade_map_build(const bm_comtrade_cfg *cfg, const char *override,
                              bm_comtrade_map *out, char *err, size_t errlen)
 {
@@ -1727,18 +1903,13 @@ bm_err bm_comtrade_map_build(const bm_comtrade_cfg *cfg, const char *override,
 		seterr(err, errlen, "bm_comtrade_map_build: bad arguments");
 		return BM_E_INVAL;
 	}
-	memset(out, 0, sizeof *out);
-	for (size_t i = 0; i < BM_MAX_CH; i++)
-		out->src[i] = -1;
+	map_clear(out);
 	if (override != NULL && override[0] != '\0')
 		rc = map_override(cfg, override, out, err, errlen);
 	else
 		rc = map_auto(cfg, out, err, errlen);
-	if (rc != BM_OK) {
-		memset(out, 0, sizeof *out);
-		for (size_t i = 0; i < BM_MAX_CH; i++)
-			out->src[i] = -1;
-	}
+	if (rc != BM_OK)
+		map_clear(out);
 	return rc;
 }
 
@@ -1762,4 +1933,17 @@ size_t bm_comtrade_map_frame(const bm_comtrade_map *m, const double *row,
 		frame[ch] = (float)v;
 	}
 	return missing;
+}
+
+void bm_comtrade_map_aux(const bm_comtrade_map *m, const double *vals, unsigned n_analog,
+                         double temp_c[BM_MAX_CIRCUITS], double res_ma[BM_MAX_CIRCUITS])
+{
+	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++) {
+		bool in = c < m->n_circuits && vals != NULL;
+		int t = in ? m->temp_src[c] : -1, r = in ? m->res_src[c] : -1;
+
+		/* a missing value is NaN already, and stays NaN */
+		temp_c[c] = t >= 0 && (unsigned)t < n_analog ? vals[t] : NAN;
+		res_ma[c] = r >= 0 && (unsigned)r < n_analog ? vals[r] * 1000.0 : NAN;
+	}
 }

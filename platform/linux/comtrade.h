@@ -12,7 +12,9 @@
  *                                  X.DAT beside it, stream frames in chunks.
  *   4. bm_comtrade_map_build()  — which COMTRADE analog channel feeds which
  *                                  meter input (automatic or `--map`), and
- *      bm_comtrade_map_frame()  — one row of values into a meter frame.
+ *      bm_comtrade_map_frame()  — one row of values into a meter frame;
+ *      bm_comtrade_map_aux()    — the same row's circuit temperatures and
+ *                                  residual currents (not frame channels).
  *
  * Supported: data file types ASCII, BINARY (int16), BINARY32 (int32) and
  * FLOAT32, little-endian; revisions 1991 (no rev year, short channel lines),
@@ -70,11 +72,13 @@ typedef enum bm_comtrade_type {
 	BM_COMTRADE_FLOAT32   /* IEEE-754 float32 analog values (2013) */
 } bm_comtrade_type;
 
-/* What an analog channel measures, from its unit string. */
+/* What an analog channel measures, from its unit string (case-insensitive). */
 typedef enum bm_comtrade_kind {
-	BM_COMTRADE_OTHER = 0, /* any unit but V/kV/mV/A/kA/mA, e.g. "Hz", "" */
-	BM_COMTRADE_VOLTAGE,
-	BM_COMTRADE_CURRENT
+	BM_COMTRADE_OTHER = 0, /* any other unit, e.g. "Hz", "" */
+	BM_COMTRADE_VOLTAGE,   /* V, kV, mV */
+	BM_COMTRADE_CURRENT,   /* A, kA, mA */
+	BM_COMTRADE_TEMPERATURE /* degrees Celsius: C, degC, deg C, °C (UTF-8 or
+	                           Latin-1), Cel (UCUM); value as is */
 } bm_comtrade_kind;
 
 /* Phase recognised from the `ph` field (see bm_comtrade_phase_parse). */
@@ -266,13 +270,19 @@ void bm_comtrade_close(bm_comtrade_reader *r);
 
 /*
  * Mapping of COMTRADE analog channels to meter frame channels (config.h
- * layout: 0..2 = U1..U3, 3 + 4*c + p = circuit c's I1, I2, I3, In).
+ * layout: 0..2 = U1..U3, 3 + 4*c + p = circuit c's I1, I2, I3, In), and to
+ * each circuit's auxiliary inputs (temperature, residual current), which are
+ * values beside the frame.
  */
 typedef struct bm_comtrade_map {
 	int src[BM_MAX_CH];        /* 0-based analog index, or -1 (unmapped) */
 	unsigned n_circuits;       /* 0..BM_MAX_CIRCUITS */
 	bm_wiring wiring[BM_MAX_CIRCUITS]; /* proposed from the inputs present */
 	char name[BM_MAX_CIRCUITS][BM_COMTRADE_FIELD_MAX + 1]; /* ccbm, or "C1".. */
+	int temp_src[BM_MAX_CIRCUITS]; /* analog index of circuit c's temperature
+	                                  (degC), or -1; only c < n_circuits */
+	int res_src[BM_MAX_CIRCUITS];  /* analog index of its residual current
+	                                  (a current channel), or -1 */
 } bm_comtrade_map;
 
 /*
@@ -281,18 +291,32 @@ typedef struct bm_comtrade_map {
  *    unrecognised phase is ignored; two channels for one input is an error;
  *  - current channels (A/kA/mA) with a recognised phase are grouped into one
  *    circuit per distinct ccbm, in order of first appearance (more than
- *    BM_MAX_CIRCUITS is an error); phase A/B/C/N -> I1/I2/I3/In.
- * With an override "TARGET=N,..." (TARGET U1|U2|U3|Cc.I1|Cc.I2|Cc.I3|Cc.In,
- * c = 1..BM_MAX_CIRCUITS, N = 1-based analog channel in cfg order), exactly
- * the listed inputs are mapped; n_circuits is the highest c used.
+ *    BM_MAX_CIRCUITS is an error); phase A/B/C/N -> I1/I2/I3/In; except
+ *  - residual currents: a current channel whose ch_id contains "RES" or "I0"
+ *    (so also "IRES", "3I0"), or whose ph is "N0" or "0", or whose ph is "R"
+ *    while no current channel of its ccbm has ph "S" or "T" (then R/S/T are
+ *    phase names and R is I1), all case-insensitive, ph ignoring blanks and
+ *    - _ . — it becomes the residual current of the circuit of its ccbm;
+ *  - temperature channels (BM_COMTRADE_TEMPERATURE) become the temperature
+ *    of the circuit of their ccbm.
+ *    A residual or temperature channel whose ccbm formed no circuit is
+ *    ignored; two for one circuit is an error.
+ * With an override "TARGET=N,..." (TARGET U1|U2|U3|Cc.I1|Cc.I2|Cc.I3|Cc.In|
+ * Cc.T|Cc.R, c = 1..BM_MAX_CIRCUITS, N = 1-based analog channel in cfg
+ * order), exactly the listed inputs are mapped; n_circuits is the highest c
+ * of an I target. Cc.T takes a temperature channel, Cc.R a current channel,
+ * and circuit c must have a current input.
  * Each circuit's wiring is proposed from the inputs present: I1 I2 I3 In ->
  * 3P4W_4CT, I1 I2 I3 -> 3P4W_3CT, I1 I3 -> 3P3W_2CT, I1 I2 -> 1P3W, I1 ->
  * 1P2W; anything else is an error naming the circuit.
  * Returns BM_OK; BM_E_INVAL for a bad override (syntax, target, channel out
- * of range, duplicate target or channel, a current channel on a U target or
- * a voltage channel on an I target); BM_E_UNSUPPORTED when the automatic
- * mapping finds nothing, an ambiguity, too many circuits, or a circuit
- * without a wiring mode.
+ * of range, duplicate target or channel, a current or temperature channel on
+ * a U target, a voltage or temperature channel on an I target, a channel
+ * that is not a temperature on a T target or not a current on an R target,
+ * a T or R target of a circuit without current inputs); BM_E_UNSUPPORTED
+ * when the automatic mapping finds nothing, an ambiguity, too many
+ * circuits, or a circuit without a wiring mode. On error *out is an empty
+ * map (every source -1).
  */
 bm_err bm_comtrade_map_build(const bm_comtrade_cfg *cfg, const char *override,
                              bm_comtrade_map *out, char *err, size_t errlen);
@@ -303,5 +327,17 @@ bm_err bm_comtrade_map_build(const bm_comtrade_cfg *cfg, const char *override,
  * caller can report gaps. */
 size_t bm_comtrade_map_frame(const bm_comtrade_map *m, const double *row,
                              size_t n_analog, float *frame, size_t stride);
+
+/*
+ * The auxiliary inputs of one row of analog values (n_analog doubles, as
+ * read): temp_c[c] = circuit c's temperature in degC, res_ma[c] = its
+ * residual current in mA (the row's primary amperes x 1000), both
+ * instantaneous. NaN where the circuit has no such input (or c >=
+ * n_circuits) and where the value is missing. These are samples: averaging
+ * the temperature and taking the RMS of the residual current over a window
+ * is the caller's job.
+ */
+void bm_comtrade_map_aux(const bm_comtrade_map *m, const double *vals, unsigned n_analog,
+                         double temp_c[BM_MAX_CIRCUITS], double res_ma[BM_MAX_CIRCUITS]);
 
 #endif /* BM_COMTRADE_H */

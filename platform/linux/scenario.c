@@ -37,16 +37,18 @@
 #include "sim.h"
 
 #define MAX_FILE_BYTES (1u << 20)
-#define N_SEC (2 + BM_MAX_CIRCUITS) /* meter, grid, circuit1.. */
+#define SEC_INPUTS (2 + BM_MAX_CIRCUITS) /* section index of [inputs] */
+#define N_SEC (3 + BM_MAX_CIRCUITS)      /* meter, grid, circuit1.., inputs */
 #define LEVEL_CIRCUIT 4             /* sensor key without ".I1".. suffix */
 
 /* Default values of keys a file leaves out (docs/simulator.md). */
 #define DEF_PRIMARY_A 100.0
 #define PROFILE_PCT_MAX 300.0
+#define RESIDUAL_MA_MAX 100000.0
 
 /* ---------------------------------------------------------------- table */
 
-enum sec_kind { S_METER, S_GRID, S_CIRCUIT };
+enum sec_kind { S_METER, S_GRID, S_CIRCUIT, S_INPUTS };
 
 enum val_kind {
 	K_U32,     /* unsigned integer */
@@ -63,7 +65,10 @@ enum val_kind {
 	K_STYPE,   /* sensor keys, optional .I1/.I2/.I3/.In suffix */
 	K_SPRI,
 	K_SSEC,
-	K_SNOM
+	K_SNOM,
+	K_OPTNUM,  /* an optional double: giving it sets its bool (opt_flag) */
+	K_STEPS,   /* residual steps: list "T:MA" */
+	K_INPUT    /* a digital input's steps: list "T:S" */
 };
 
 typedef struct key_def {
@@ -106,10 +111,32 @@ static const key_def keys[] = {
 	{S_CIRCUIT, K_DOUBLE, "cycle_period", CC(cycle_period_s), 0, 86400, "s"},
 	{S_CIRCUIT, K_DOUBLE, "cycle_duty", CC(cycle_duty), 0, 1, ""},
 	{S_CIRCUIT, K_DOUBLE, "cycle_off", CC(cycle_off_pct), 0, 100, "%"},
+	{S_CIRCUIT, K_OPTNUM, "temperature", CC(temperature_c), -40, 200, "degC"},
+	{S_CIRCUIT, K_DOUBLE, "temperature_rise", CC(temperature_rise_k), 0, 200, "K"},
+	{S_CIRCUIT, K_OPTNUM, "residual", CC(residual_ma), 0, RESIDUAL_MA_MAX, "mA"},
+	{S_CIRCUIT, K_STEPS, "residual_steps", CC(n_res_steps), 0, RESIDUAL_MA_MAX, "mA"},
+	{S_INPUTS, K_INPUT, "di1", SC(input[0]), 0, 1, ""},
+	{S_INPUTS, K_INPUT, "di2", SC(input[1]), 0, 1, ""},
+	{S_INPUTS, K_INPUT, "di3", SC(input[2]), 0, 1, ""},
+	{S_INPUTS, K_INPUT, "di4", SC(input[3]), 0, 1, ""},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
 static const char *const input_names[BM_PHASE_INPUTS] = {"I1", "I2", "I3", "In"};
+
+_Static_assert(BM_SIM_MAX_INPUTS == 4, "the key table names di1..di4");
+
+/* Offset of the bool that says a K_OPTNUM key was given. */
+static size_t opt_flag(const key_def *k)
+{
+	return k->off == CC(temperature_c) ? CC(has_temperature) : CC(has_residual);
+}
+
+/* Index 0..3 of a di key (its offset into bm_sim_scenario). */
+static unsigned input_index(const key_def *k)
+{
+	return (unsigned)((k->off - SC(input)) / sizeof(bm_sim_input));
+}
 
 /* -------------------------------------------------------------- helpers */
 
@@ -483,6 +510,13 @@ void bm_sim_default(bm_sim_scenario *sc)
 
 /* ------------------------------------------------------------ validator */
 
+/* Reasons shared by the validator and the parser. */
+#define AUX_BOTH                                                                                               \
+	"a circuit has a temperature or a residual-current input, not both (the KPM312 expansion module: "        \
+	"\"S cannot work with T\")"
+#define RISE_ALONE "needs temperature (the value at no load) in the same section"
+#define STEPS_ALONE "needs residual (the value before the first step) in the same section"
+
 static bm_err check_harm(const bm_sim_harmonics *hs, const char *sec, const char *key, char *err, size_t errlen)
 {
 	if (hs->n > BM_SIM_MAX_HARMONICS) {
@@ -560,6 +594,52 @@ static bm_err check_profile(const bm_sim_circuit *c, const char *sec, char *err,
 	return BM_OK;
 }
 
+/* A step list: at most `max` steps, times strictly increasing within
+ * 0..BM_SIM_MAX_STEP_S, values lo..hi (a digital input's: 0 or 1). */
+static bm_err check_steps(const bm_sim_step *st, unsigned n, unsigned max, const key_def *k, const char *sec,
+                          char *err, size_t errlen)
+{
+	bool binary = k->kind == K_INPUT;
+	if (n > max) {
+		set_msg(err, errlen, "[%s] %s: more than %u steps", sec, k->name, max);
+		return BM_E_INVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!in_range(st[i].t_s, 0, BM_SIM_MAX_STEP_S) || (i > 0 && st[i].t_s <= st[i - 1].t_s)) {
+			set_msg(err, errlen, "[%s] %s: step %u: times must increase within 0..%g s", sec, k->name, i + 1,
+			        BM_SIM_MAX_STEP_S);
+			return BM_E_INVAL;
+		}
+		if (binary ? (st[i].value != 0.0 && st[i].value != 1.0) : !in_range(st[i].value, k->lo, k->hi)) {
+			if (binary)
+				set_msg(err, errlen, "[%s] %s: step %u: state must be 0 or 1", sec, k->name, i + 1);
+			else
+				set_msg(err, errlen, "[%s] %s: step %u: must be %g..%g %s", sec, k->name, i + 1, k->lo, k->hi,
+				        k->unit);
+			return BM_E_INVAL;
+		}
+	}
+	return BM_OK;
+}
+
+/* The auxiliary inputs' cross-field rules (ranges are the key table's). */
+static bm_err check_aux(const bm_sim_circuit *c, const char *sec, char *err, size_t errlen)
+{
+	if (c->has_temperature && c->has_residual) {
+		set_msg(err, errlen, "[%s] temperature, residual: " AUX_BOTH, sec);
+		return BM_E_INVAL;
+	}
+	if (!c->has_temperature && c->temperature_rise_k != 0.0) {
+		set_msg(err, errlen, "[%s] temperature_rise: " RISE_ALONE, sec);
+		return BM_E_INVAL;
+	}
+	if (!c->has_residual && c->n_res_steps > 0) {
+		set_msg(err, errlen, "[%s] residual_steps: " STEPS_ALONE, sec);
+		return BM_E_INVAL;
+	}
+	return BM_OK;
+}
+
 static bm_err check_key(const key_def *k, const void *base, const char *sec, char *err, size_t errlen)
 {
 	const char *f = (const char *)base + k->off;
@@ -602,6 +682,25 @@ static bm_err check_key(const key_def *k, const void *base, const char *sec, cha
 	}
 	case K_HARM:
 		return check_harm((const bm_sim_harmonics *)(const void *)f, sec, k->name, err, errlen);
+	case K_OPTNUM: {
+		bool present = *((const bool *)(const void *)((const char *)base + opt_flag(k)));
+		double v;
+		memcpy(&v, f, sizeof v);
+		if (present && !in_range(v, k->lo, k->hi))
+			goto range;
+		return BM_OK;
+	}
+	case K_STEPS: {
+		const bm_sim_circuit *c = base;
+		return check_steps(c->res_step, c->n_res_steps, BM_SIM_MAX_RES_STEPS, k, sec, err, errlen);
+	}
+	case K_INPUT: {
+		const bm_sim_scenario *sc = base;
+		unsigned i = input_index(k);
+		if (!(sc->input_mask & (1u << i)))
+			return BM_OK;
+		return check_steps(sc->input[i].step, sc->input[i].n_steps, BM_SIM_MAX_INPUT_STEPS, k, sec, err, errlen);
+	}
 	case K_WIRING: {
 		bm_wiring w;
 		memcpy(&w, f, sizeof w);
@@ -646,6 +745,8 @@ bm_err bm_sim_validate(const bm_sim_scenario *sc, char *err, size_t errlen)
 			e = check_key(k, sc, "meter", err, errlen);
 		else if (k->sec == S_GRID)
 			e = check_key(k, sc, "grid", err, errlen);
+		else if (k->sec == S_INPUTS)
+			e = check_key(k, sc, "inputs", err, errlen);
 		else
 			for (unsigned c = 0; c < sc->n_circuits && !e; c++) {
 				char sec[24];
@@ -661,8 +762,15 @@ bm_err bm_sim_validate(const bm_sim_scenario *sc, char *err, size_t errlen)
 		bm_err e = check_profile(&sc->circuit[c], sec, err, errlen);
 		for (unsigned p = 0; p < BM_PHASE_INPUTS && !e; p++)
 			e = check_sensor(&sc->circuit[c].sensor[p], sec, p, err, errlen);
+		if (!e)
+			e = check_aux(&sc->circuit[c], sec, err, errlen);
 		if (e)
 			return e;
+	}
+	if (sc->input_mask & ~((1u << BM_SIM_MAX_INPUTS) - 1u)) {
+		set_msg(err, errlen, "[inputs] input_mask 0x%02x: only di1..di%d exist", (unsigned)sc->input_mask,
+		        BM_SIM_MAX_INPUTS);
+		return BM_E_INVAL;
 	}
 	return BM_OK;
 }
@@ -700,11 +808,19 @@ typedef struct sval {
 	double v;
 } sval;
 
-/* Sensor keys of one circuit as written: [0..3] per input, [4] circuit. */
+/* A key kept for a check at the end of the file: its line and value. */
+typedef struct kept {
+	int line; /* 0: not given */
+	char val[52];
+} kept;
+
+/* Sensor keys of one circuit as written: [0..3] per input, [4] circuit;
+ * and the keys whose partner may come later in the section. */
 typedef struct cstage {
 	bool declared;
 	int line;
 	sval type[5], pri[5], sec[5], nom[5];
+	kept rise, steps; /* temperature_rise, residual_steps */
 } cstage;
 
 typedef struct parse_ctx {
@@ -744,8 +860,8 @@ static void fail_at(parse_ctx *x, bm_err rc, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Section index: 0 meter, 1 grid, 2 + c circuit c; -1 unknown (already
- * reported). */
+/* Section index: 0 meter, 1 grid, 2 + c circuit c, SEC_INPUTS inputs; -1
+ * unknown (already reported). */
 static int section_index(parse_ctx *x, const char *s, size_t len)
 {
 	char buf[64];
@@ -759,6 +875,8 @@ static int section_index(parse_ctx *x, const char *s, size_t len)
 		return 0;
 	if (ieq(buf, "grid"))
 		return 1;
+	if (ieq(buf, "inputs"))
+		return SEC_INPUTS;
 	static const char pre[] = "circuit";
 	bool is_circuit = len > 7;
 	for (size_t i = 0; i < 7 && is_circuit; i++)
@@ -775,14 +893,19 @@ static int section_index(parse_ctx *x, const char *s, size_t len)
 			return 2 + (int)n - 1;
 		}
 	}
-	fail_at(x, BM_E_FORMAT, "unknown section [%s] (expected [meter], [grid] or [circuit1]..[circuit%d])", buf,
-	        BM_MAX_CIRCUITS);
+	fail_at(x, BM_E_FORMAT, "unknown section [%s] (expected [meter], [grid], [circuit1]..[circuit%d] or [inputs])",
+	        buf, BM_MAX_CIRCUITS);
 	return -1;
+}
+
+static bool is_circuit_sec(int si)
+{
+	return si >= 2 && si < SEC_INPUTS;
 }
 
 static void declare(parse_ctx *x, int si)
 {
-	if (si >= 2 && !x->cs[si - 2].declared) {
+	if (is_circuit_sec(si) && !x->cs[si - 2].declared) {
 		x->cs[si - 2].declared = true;
 		x->cs[si - 2].line = x->line;
 	}
@@ -980,6 +1103,65 @@ static void parse_profile_chunk(parse_ctx *x, bm_sim_circuit *cc, const char *se
 	}
 }
 
+/*
+ * One chunk of a step list (a line), "T:V, T:V, ...", appended to st[*n]:
+ * residual steps (V in mA) or a digital input's (V is 0 or 1).
+ */
+static void parse_steps_chunk(parse_ctx *x, const key_def *k, bm_sim_step *st, uint8_t *n, unsigned max,
+                              const char *sec, const char *key, const char *val)
+{
+	bool binary = k->kind == K_INPUT;
+	const char *form = binary ? "(expected seconds:state, e.g. 30:1)" : "(expected seconds:mA, e.g. 60:40)";
+	const char *p = val, *end = val + strlen(val);
+	char why[96];
+	tok t;
+	while (x->rc == BM_OK && next_entry(&p, end, &t)) {
+		if (t.b == t.e) {
+			snprintf(why, sizeof why, "empty list entry %s", form);
+			bad_value(x, BM_E_FORMAT, sec, key, val, why);
+			return;
+		}
+		const char *colon = find(t, ':');
+		double ts, v;
+		uint64_t u = 0;
+		bool ok = colon && parse_num(trim(t.b, colon), &ts);
+		if (ok && binary) {
+			ok = parse_u64(trim(colon + 1, t.e), &u);
+			v = (double)u;
+		} else if (ok) {
+			ok = parse_num(trim(colon + 1, t.e), &v);
+		}
+		if (!ok) {
+			snprintf(why, sizeof why, "malformed step %s", form);
+			bad_value(x, BM_E_FORMAT, sec, key, val, why);
+			return;
+		}
+		if (!in_range(ts, 0, BM_SIM_MAX_STEP_S)) {
+			snprintf(why, sizeof why, "step time must be 0..%g s after the start", BM_SIM_MAX_STEP_S);
+			bad_value(x, BM_E_INVAL, sec, key, val, why);
+			return;
+		}
+		if (binary ? u > 1 : !in_range(v, k->lo, k->hi)) {
+			if (binary)
+				snprintf(why, sizeof why, "state must be 0 (open) or 1 (closed)");
+			else
+				snprintf(why, sizeof why, "residual current must be %g..%g mA", k->lo, k->hi);
+			bad_value(x, BM_E_INVAL, sec, key, val, why);
+			return;
+		}
+		if (*n > 0 && ts <= st[*n - 1].t_s) {
+			bad_value(x, BM_E_INVAL, sec, key, val, "step times must increase");
+			return;
+		}
+		if (*n >= max) {
+			snprintf(why, sizeof why, "more than %u steps", max);
+			bad_value(x, BM_E_INVAL, sec, key, val, why);
+			return;
+		}
+		st[(*n)++] = (bm_sim_step){ts, v};
+	}
+}
+
 /* "a, b, c" */
 static bool parse_triple(const char *val, double v[3])
 {
@@ -1011,7 +1193,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (si < 0)
 		return 0;
 	declare(x, si);
-	unsigned want = si == 0 ? S_METER : si == 1 ? S_GRID : S_CIRCUIT;
+	unsigned want = si == 0 ? S_METER : si == 1 ? S_GRID : si == SEC_INPUTS ? S_INPUTS : S_CIRCUIT;
 
 	/* Key, with an optional ".I1" .. ".In" input suffix for sensor keys. */
 	char base[32];
@@ -1044,11 +1226,11 @@ static int handler(void *user, const char *section, const char *name, const char
 		fail_at(x, BM_E_FORMAT, "[%s] unknown key '%s'", section, name);
 		return 0;
 	}
-	bool list = k->kind == K_HARM || k->kind == K_PROFILE;
+	bool list = k->kind == K_HARM || k->kind == K_PROFILE || k->kind == K_STEPS || k->kind == K_INPUT;
 	if (x->cont && !list) {
 		fail_at(x, BM_E_FORMAT,
-		        "[%s] %s: an indented line continues the previous key; only lists (harmonics, profile) may "
-		        "continue",
+		        "[%s] %s: an indented line continues the previous key; only lists (harmonics, profile, "
+		        "residual_steps, di1..di4) may continue",
 		        section, name);
 		return 0;
 	}
@@ -1060,7 +1242,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	*seen = true;
 
 	void *field = (k->sec == S_CIRCUIT ? (char *)&x->sc.circuit[si - 2] : (char *)&x->sc) + k->off;
-	cstage *cs = si >= 2 ? &x->cs[si - 2] : NULL;
+	cstage *cs = is_circuit_sec(si) ? &x->cs[si - 2] : NULL;
 	tok t = trim(value, value + strlen(value));
 	double d;
 	uint64_t u;
@@ -1110,6 +1292,10 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		memcpy(field, &d, sizeof d);
+		if (k->off == CC(temperature_rise_k) && cs) { /* checked at the end */
+			cs->rise.line = x->line;
+			snprintf(cs->rise.val, sizeof cs->rise.val, "%s", value);
+		}
 		return 1;
 	case K_TRIPLE: {
 		double v[3];
@@ -1193,6 +1379,44 @@ static int handler(void *user, const char *section, const char *name, const char
 		sv[level] = (sval){true, x->line, d};
 		return 1;
 	}
+	case K_OPTNUM: {
+		bm_sim_circuit *cc = &x->sc.circuit[si - 2];
+		if (!parse_num(t, &d)) {
+			bad_value(x, BM_E_FORMAT, section, name, value, "malformed number");
+			return 0;
+		}
+		if (!in_range(d, k->lo, k->hi)) {
+			range_fail(x, k, section, name, value);
+			return 0;
+		}
+		/* Whichever of the two comes second is the one to blame. */
+		if (k->off == CC(temperature_c) ? cc->has_residual : cc->has_temperature) {
+			bad_value(x, BM_E_INVAL, section, name, value, AUX_BOTH);
+			return 0;
+		}
+		memcpy(field, &d, sizeof d);
+		*(bool *)((char *)cc + opt_flag(k)) = true;
+		return 1;
+	}
+	case K_STEPS: {
+		bm_sim_circuit *cc = &x->sc.circuit[si - 2];
+		if (!x->cont) {
+			cc->n_res_steps = 0;
+			cs->steps.line = x->line;
+			snprintf(cs->steps.val, sizeof cs->steps.val, "%s", value);
+		}
+		parse_steps_chunk(x, k, cc->res_step, &cc->n_res_steps, BM_SIM_MAX_RES_STEPS, section, name, value);
+		return x->rc == BM_OK;
+	}
+	case K_INPUT: {
+		unsigned i = input_index(k);
+		bm_sim_input *in = &x->sc.input[i];
+		if (!x->cont)
+			in->n_steps = 0;
+		x->sc.input_mask = (uint8_t)(x->sc.input_mask | (1u << i));
+		parse_steps_chunk(x, k, in->step, &in->n_steps, BM_SIM_MAX_INPUT_STEPS, section, name, value);
+		return x->rc == BM_OK;
+	}
 	default:
 		break;
 	}
@@ -1239,6 +1463,22 @@ static void resolve_sensors(parse_ctx *x, unsigned c)
 	}
 }
 
+/* Keys that need a partner anywhere in their section, reported at their line. */
+static void check_aux_keys(parse_ctx *x, unsigned c)
+{
+	const cstage *cs = &x->cs[c];
+	const bm_sim_circuit *cc = &x->sc.circuit[c];
+	char sec[24];
+	snprintf(sec, sizeof sec, "circuit%u", c + 1);
+	if (cs->rise.line && !cc->has_temperature) {
+		x->line = cs->rise.line;
+		bad_value(x, BM_E_INVAL, sec, "temperature_rise", cs->rise.val, RISE_ALONE);
+	} else if (cs->steps.line && !cc->has_residual) {
+		x->line = cs->steps.line;
+		bad_value(x, BM_E_INVAL, sec, "residual_steps", cs->steps.val, STEPS_ALONE);
+	}
+}
+
 static bm_err finish(parse_ctx *x)
 {
 	unsigned n = 0;
@@ -1260,6 +1500,8 @@ static bm_err finish(parse_ctx *x)
 	x->sc.n_circuits = (uint8_t)n;
 	for (unsigned c = 0; c < n && x->rc == BM_OK; c++)
 		resolve_sensors(x, c);
+	for (unsigned c = 0; c < n && x->rc == BM_OK; c++)
+		check_aux_keys(x, c);
 	if (x->rc)
 		return x->rc;
 	if (!x->nominal_hz_set)

@@ -42,6 +42,11 @@
  * ziggurat, two values per 64-bit draw 98.8 % of the time, since
  * Box-Muller's log/sqrt/sincos per pair would cost more than the signal.
  *
+ * Auxiliary inputs (temperature, residual current, digital inputs) are not
+ * in the frames: they are pure functions of the scenario and a sample index
+ * (see "auxiliary inputs" below), computed on request, so they touch neither
+ * the blocks nor the PRNG.
+ *
  * Invariants: blocks are built strictly in order, each once, from the
  * scenario, the block index and the state carried from the previous block
  * (theta, PRNG); bm_sim_generate only copies frames out of them. So any
@@ -275,6 +280,18 @@ static void profile_at(const bm_sim_circuit *c, double tod, double *pct, double 
 	*pf = a->pf + w * (b->pf - a->pf);
 }
 
+/* A circuit's load at time t_abs (s since the start day's midnight; tod =
+ * its time of day): the profile, times cycle_off while cycling is "off". */
+static void circuit_load(const bm_sim_circuit *cc, double t_abs, double tod, double *pct, double *pf)
+{
+	profile_at(cc, tod, pct, pf);
+	if (cc->cycle_period_s > 0.0) {
+		double ph = fmod(t_abs, cc->cycle_period_s) / cc->cycle_period_s;
+		if (ph >= cc->cycle_duty)
+			*pct *= cc->cycle_off_pct / 100.0;
+	}
+}
+
 static void phase_angles(const bm_sim_scenario *sc, double alpha[3])
 {
 	static const double abc[3] = {0.0, -120.0, 120.0};
@@ -329,12 +346,7 @@ static void build_model(const bm_sim *s, uint64_t n, model *m)
 	for (unsigned c = 0; c < sc->n_circuits; c++) {
 		const bm_sim_circuit *cc = &sc->circuit[c];
 		double pct, pf;
-		profile_at(cc, m->tod, &pct, &pf);
-		if (cc->cycle_period_s > 0.0) {
-			double ph = fmod(t_abs, cc->cycle_period_s) / cc->cycle_period_s;
-			if (ph >= cc->cycle_duty)
-				pct *= cc->cycle_off_pct / 100.0;
-		}
+		circuit_load(cc, t_abs, m->tod, &pct, &pf);
 		m->c[c].pct = pct;
 		m->c[c].pf = pf;
 		double irms = fabs(pct) / 100.0 * cc->sensor[0].nominal_a;
@@ -718,6 +730,126 @@ size_t bm_sim_generate(bm_sim *s, float *frames, size_t stride, size_t n)
 	return n;
 }
 
+/* ------------------------------------------------------ auxiliary inputs */
+
+/*
+ * Pure functions of the scenario and a sample index: no state, no noise, so
+ * the frames and the PRNG are untouched. Step times compare against the
+ * sample's exact time n / fs (correctly rounded, so a step at 60 s takes
+ * effect at sample 60 * fs exactly), not against the block: these values are
+ * not in the frames, and a step should not move by up to 63 samples.
+ */
+
+/* Temperature at a load (the block's, as the currents have it). */
+static double aux_temperature(const bm_sim_circuit *cc, double load_pct)
+{
+	if (!cc->has_temperature)
+		return NAN;
+	double x = fabs(load_pct) / 100.0;
+	return cc->temperature_c + cc->temperature_rise_k * x * x;
+}
+
+/* The value of the last step at or before t, or `initial`; *next (may be
+ * NULL) gets the index of the first step after t. */
+static double step_value(const bm_sim_step *st, unsigned n, double initial, double t, unsigned *next)
+{
+	unsigned i = 0;
+	while (i < n && st[i].t_s <= t)
+		i++;
+	if (next)
+		*next = i;
+	return i > 0 ? st[i - 1].value : initial;
+}
+
+static double aux_residual(const bm_sim *s, const bm_sim_circuit *cc, uint64_t sample)
+{
+	if (!cc->has_residual)
+		return NAN;
+	return step_value(cc->res_step, cc->n_res_steps, cc->residual_ma, sample_time(s, sample), NULL);
+}
+
+static uint8_t aux_inputs(const bm_sim *s, uint64_t sample)
+{
+	const bm_sim_scenario *sc = &s->sc;
+	double t = sample_time(s, sample);
+	uint8_t bits = 0;
+	for (unsigned i = 0; i < BM_SIM_MAX_INPUTS; i++)
+		if ((sc->input_mask & (1u << i)) && step_value(sc->input[i].step, sc->input[i].n_steps, 0.0, t, NULL) != 0.0)
+			bits = (uint8_t)(bits | (1u << i));
+	return bits;
+}
+
+static const bm_sim_circuit *aux_circuit(const bm_sim *s, unsigned c)
+{
+	return s && c < s->sc.n_circuits ? &s->sc.circuit[c] : NULL;
+}
+
+bool bm_sim_has_temperature(const bm_sim *s, unsigned c)
+{
+	const bm_sim_circuit *cc = aux_circuit(s, c);
+	return cc && cc->has_temperature;
+}
+
+bool bm_sim_has_residual(const bm_sim *s, unsigned c)
+{
+	const bm_sim_circuit *cc = aux_circuit(s, c);
+	return cc && cc->has_residual;
+}
+
+double bm_sim_temperature(const bm_sim *s, unsigned c)
+{
+	const bm_sim_circuit *cc = aux_circuit(s, c);
+	if (!cc || !cc->has_temperature)
+		return NAN;
+	/* The load of the block holding the current sample, as build_model
+	 * computes it for the currents (same function, same arguments). */
+	uint64_t n0 = s->n - s->n % BM_SIM_BLOCK;
+	double t_abs = s->start_tod + sample_time(s, n0);
+	double pct, pf;
+	circuit_load(cc, t_abs, fmod(t_abs, DAY_S), &pct, &pf);
+	return aux_temperature(cc, pct);
+}
+
+double bm_sim_residual_ma(const bm_sim *s, unsigned c)
+{
+	const bm_sim_circuit *cc = aux_circuit(s, c);
+	return cc ? aux_residual(s, cc, s->n) : NAN;
+}
+
+uint8_t bm_sim_inputs(const bm_sim *s)
+{
+	return s ? aux_inputs(s, s->n) : 0;
+}
+
+uint8_t bm_sim_input_mask(const bm_sim *s)
+{
+	return s ? s->sc.input_mask : 0;
+}
+
+double bm_sim_next_input_change(const bm_sim *s)
+{
+	if (!s)
+		return INFINITY;
+	const bm_sim_scenario *sc = &s->sc;
+	double t = sample_time(s, s->n), best = INFINITY;
+	for (unsigned i = 0; i < BM_SIM_MAX_INPUTS; i++) {
+		if (!(sc->input_mask & (1u << i)))
+			continue;
+		const bm_sim_input *in = &sc->input[i];
+		unsigned k;
+		double state = step_value(in->step, in->n_steps, 0.0, t, &k);
+		for (; k < in->n_steps && in->step[k].t_s < best; k++) {
+			if (in->step[k].value != state) {
+				best = in->step[k].t_s;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------------ truth */
+
 void bm_sim_truth_at(const bm_sim *s, uint64_t sample, bm_sim_truth *t)
 {
 	memset(t, 0, sizeof *t);
@@ -791,7 +923,10 @@ void bm_sim_truth_at(const bm_sim *s, uint64_t sample, bm_sim_truth *t)
 			tc->s_total += tc->s[p];
 		}
 		tc->pf_total = tc->s_total > 0.0 ? tc->p_total / tc->s_total : 0.0;
+		tc->temperature_c = aux_temperature(&sc->circuit[c], m.c[c].pct);
+		tc->residual_ma = aux_residual(s, &sc->circuit[c], sample);
 	}
+	t->inputs = aux_inputs(s, sample);
 }
 
 void bm_sim_truth_now(const bm_sim *s, bm_sim_truth *t)

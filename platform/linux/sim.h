@@ -7,11 +7,17 @@
  * scenarios/default.ini) describes the grid (voltage, frequency and its
  * drift, unbalance, phase sequence, harmonics, noise, ADC resolution) and up
  * to four circuits (wiring, sensors, a daily load profile, current
- * harmonics, per-phase unbalance, on/off cycling). The generator emits frames
+ * harmonics, per-phase unbalance, on/off cycling, and the auxiliary inputs
+ * of an expansion module: a temperature or a residual current per circuit),
+ * plus digital inputs that change over time. The generator emits frames
  * in the layout of config.h: channels 0..2 the L1-N, L2-N, L3-N voltages at
  * the VT secondary, channel 3 + 4*c + p circuit c's current input p (I1, I2,
  * I3, In) as the sensor's output in secondary units (A for a CT, V for a
- * voltage CT or a Rogowski coil).
+ * voltage CT or a Rogowski coil). The auxiliary inputs (temperature,
+ * residual current, digital inputs) are not part of the frames: a real
+ * expansion module reports them as values, so the simulator gives them as
+ * values (bm_sim_temperature() .. bm_sim_next_input_change(), and in the
+ * truth).
  *
  * Invariants:
  *  - A bm_sim_scenario is plain data. bm_sim_validate() is the one check
@@ -29,6 +35,8 @@
  *    BM_SIM_BLOCK samples aligned to the absolute sample index, the phase is
  *    integrated per sample in double, and the noise comes from our own
  *    PRNG (xoshiro256**, seeded by splitmix64) in sample-then-channel order.
+ *    The auxiliary values are pure functions of the scenario and the sample
+ *    index too (no state, no noise); adding them changed no frame.
  *  - Errors: BM_E_FORMAT for malformed input (syntax, unknown section or
  *    key, malformed number or list, a key given twice), BM_E_INVAL for a
  *    well-formed value out of range (including more than BM_MAX_CIRCUITS
@@ -55,6 +63,10 @@
 #define BM_SIM_MAX_ORDER 63     /* highest harmonic order */
 #define BM_SIM_MAX_POINTS 48    /* points of one load profile */
 #define BM_SIM_MAX_TERMS (1 + BM_SIM_MAX_HARMONICS) /* sinusoids per channel */
+#define BM_SIM_MAX_RES_STEPS 16   /* entries of one residual_steps list */
+#define BM_SIM_MAX_INPUTS 4       /* digital inputs di1..di4 of [inputs] */
+#define BM_SIM_MAX_INPUT_STEPS 32 /* entries of one di list */
+#define BM_SIM_MAX_STEP_S 1e9     /* latest step time, s after the start */
 
 /* Samples per amplitude refresh; blocks are aligned to the sample index. */
 #define BM_SIM_BLOCK 64u
@@ -81,6 +93,19 @@ typedef struct bm_sim_point {
 	                    (current lags when importing), < 0 capacitive */
 } bm_sim_point;
 
+/* A value that holds from `t_s` seconds after the scenario's start (the
+ * first sample n with n / sample_rate >= t_s) until the next step. */
+typedef struct bm_sim_step {
+	double t_s;   /* 0..BM_SIM_MAX_STEP_S, strictly increasing within a list */
+	double value; /* residual: mA, 0..100000; digital input: 0 or 1 */
+} bm_sim_step;
+
+/* One digital input of [inputs]: open (0) before its first step. */
+typedef struct bm_sim_input {
+	uint8_t n_steps;                          /* 0..BM_SIM_MAX_INPUT_STEPS */
+	bm_sim_step step[BM_SIM_MAX_INPUT_STEPS]; /* value 0 (open) or 1 (closed) */
+} bm_sim_input;
+
 typedef struct bm_sim_circuit {
 	bm_wiring wiring;
 	/* Sensors of I1, I2, I3, In: type, primary_a, secondary (A for a CT, mV
@@ -94,6 +119,16 @@ typedef struct bm_sim_circuit {
 	double cycle_period_s; /* on/off cycling period, 0 (off) or 1..86400 s */
 	double cycle_duty;     /* fraction of each period that is "on", 0..1 */
 	double cycle_off_pct;  /* load while "off", % of the profile, 0..100 */
+	/* Auxiliary inputs (an expansion module has either, never both: the
+	 * KPM312's "S cannot work with T"). */
+	bool has_temperature;  /* false: the circuit has no temperature input */
+	double temperature_c;  /* at no load, -40..200 degC */
+	double temperature_rise_k; /* rise at 100 % load, 0..200 K; the value is
+	                              temperature_c + rise * (|load %| / 100)^2 */
+	bool has_residual;     /* false: no residual-current input */
+	double residual_ma;    /* from the start until the first step, 0..100000 mA */
+	uint8_t n_res_steps;   /* 0..BM_SIM_MAX_RES_STEPS */
+	bm_sim_step res_step[BM_SIM_MAX_RES_STEPS]; /* value in mA, 0..100000 */
 } bm_sim_circuit;
 
 /* Local start time as written ("2026-01-05T08:00:00[Z|+hh:mm]"). */
@@ -125,6 +160,9 @@ typedef struct bm_sim_scenario {
 	/* [circuit1] .. [circuitN] */
 	uint8_t n_circuits;        /* 1..BM_MAX_CIRCUITS */
 	bm_sim_circuit circuit[BM_MAX_CIRCUITS];
+	/* [inputs] */
+	uint8_t input_mask;        /* bit i: input i+1 (di1..di4) is defined */
+	bm_sim_input input[BM_SIM_MAX_INPUTS]; /* only defined ones are used */
 } bm_sim_scenario;
 
 /*
@@ -145,6 +183,8 @@ typedef struct bm_sim_truth_circuit {
 	double i1_rms[BM_PHASE_INPUTS]; /* fundamentals, A */
 	double p[3], q[3], s[3], pf[3], dpf[3];
 	double p_total, q_total, s_total, pf_total;
+	double temperature_c;      /* NaN when the circuit has no temperature input */
+	double residual_ma;        /* NaN when it has no residual-current input */
 } bm_sim_truth_circuit;
 
 typedef struct bm_sim_truth {
@@ -157,6 +197,7 @@ typedef struct bm_sim_truth {
 	double u_angle_deg[3];     /* fundamental angles at theta = 0 */
 	uint8_t n_circuits;
 	bm_sim_truth_circuit c[BM_MAX_CIRCUITS];
+	uint8_t inputs;            /* bit i: input i+1 closed (bm_sim_inputs) */
 } bm_sim_truth;
 
 /* Generator state. Caller-owned (about 110 KB: keep it static or malloc
@@ -258,7 +299,49 @@ double bm_sim_time(const bm_sim *s);
 /* The truth at the next sample: bm_sim_truth_at(s, bm_sim_samples(s), t). */
 void bm_sim_truth_now(const bm_sim *s, bm_sim_truth *t);
 
-/* The truth at any sample index (the block containing it). */
+/* The truth at any sample index (the block containing it; the auxiliary
+ * values as the functions below give them at that sample). */
 void bm_sim_truth_at(const bm_sim *s, uint64_t sample, bm_sim_truth *t);
+
+/*
+ * Auxiliary inputs (docs/simulator.md "Auxiliary inputs"). All of them are
+ * taken at the simulator's current time, the sample bm_sim_truth_now() uses
+ * (index bm_sim_samples(s), time t = bm_sim_samples(s) / sample_rate
+ * seconds after the start, i.e. bm_sim_time()). For values at another
+ * sample, use bm_sim_truth_at(). A circuit index >= the scenario's circuits
+ * has no inputs. None of them changes the generator's state.
+ */
+
+/* Whether circuit c (0-based) has a temperature / a residual-current input. */
+bool bm_sim_has_temperature(const bm_sim *s, unsigned c);
+bool bm_sim_has_residual(const bm_sim *s, unsigned c);
+
+/*
+ * Circuit c's temperature in degC: temperature + temperature_rise *
+ * (|load %| / 100)^2, with the load the currents have at that sample
+ * (profile x cycling, held per BM_SIM_BLOCK block like the amplitudes; the
+ * truth's load_percent). No thermal lag. NaN without a temperature input.
+ */
+double bm_sim_temperature(const bm_sim *s, unsigned c);
+
+/* Circuit c's residual current in mA: `residual`, then each step's value
+ * from its time on (exact to the sample, not held per block). NaN without a
+ * residual input. */
+double bm_sim_residual_ma(const bm_sim *s, unsigned c);
+
+/* Digital inputs: bit i = input i+1 closed. An input is open before its
+ * first step, and always open when the scenario does not define it. */
+uint8_t bm_sim_inputs(const bm_sim *s);
+
+/* Which inputs the scenario defines (bit i = di(i+1)); 0 without [inputs]. */
+uint8_t bm_sim_input_mask(const bm_sim *s);
+
+/*
+ * Seconds after the start of the next step, strictly after the current time,
+ * that changes the state of a defined input (a step that repeats the state
+ * is skipped); INFINITY when none is left. bm_sim_inputs() shows the
+ * change from the first sample n with n / sample_rate >= that time.
+ */
+double bm_sim_next_input_change(const bm_sim *s);
 
 #endif /* BM_SIM_H */

@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """make_comtrade.py — writes a COMTRADE recording with known truth.
 
-Usage: make_comtrade.py OUTBASE TYPE RATE FREQ SECONDS
+Usage: make_comtrade.py OUTBASE TYPE RATE FREQ SECONDS [--aux]
   TYPE: ASCII | BINARY | BINARY32 | FLOAT32
 Writes OUTBASE.cfg/.dat (C37.111-2013): 3 voltages (kV, phase A/B/C, ccbm
 "Bus"), circuit "Feeder1" with IA IB IC IN (A), circuit "Feeder2" with IA IC
 (A, secondary values with a 400/5 ratio) -> 3P3W_2CT. Prints the truth of
 every quantity as JSON (the float64 reference, computed from the harmonic
 phasors that define the signal, never from samples).
+--aux appends two channels after those (so their numbers are unchanged):
+"F1 TEMP" (degC, ccbm Feeder1, a constant AUX_TEMP_C) and "F2 IRES" (mA,
+ccbm Feeder2, a sine at FREQ of RMS AUX_IRES_MA), which the automatic
+mapping gives to circuit 1's temperature and circuit 2's residual current
+(docs/comtrade.md); the truth then has "T" in circuit 1 and "IRES_mA" in
+circuit 2.
 """
 import cmath
 import json
@@ -15,7 +21,13 @@ import math
 import struct
 import sys
 
-base, typ, rate, freq, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+args = [a for a in sys.argv[1:] if a != "--aux"]
+aux = len(args) != len(sys.argv) - 1
+if len(args) != 5:
+    sys.exit(__doc__)
+base, typ, rate, freq, seconds = args[0], args[1], float(args[2]), float(args[3]), float(args[4])
+AUX_TEMP_C = 41.5
+AUX_IRES_MA = 12.0
 n = int(rate * seconds)
 TWO_PI = 2 * math.pi
 
@@ -65,6 +77,11 @@ for p, name in enumerate("ABC"):
 channels.append(("F1 IN", "N", "Feeder1", "A", IN1, 1.0, 1, 1, "P"))
 channels.append(("F2 IA", "A", "Feeder2", "A", I2[0], 5.0 / 400.0, 400, 5, "S"))
 channels.append(("F2 IC", "C", "Feeder2", "A", I2[2], 5.0 / 400.0, 400, 5, "S"))
+if aux:
+    # a constant as an order-0 "wave": sqrt(2) * a * cos(0) = AUX_TEMP_C
+    channels.append(("F1 TEMP", "", "Feeder1", "degC", [(0, AUX_TEMP_C / math.sqrt(2), 0.0)], 1.0, 1, 1, "P"))
+    # in amperes like every wave here; the file holds mA (scale 1000)
+    channels.append(("F2 IRES", "", "Feeder2", "mA", [(1, AUX_IRES_MA / 1000.0, 0.4)], 1000.0, 1, 1, "P"))
 
 # per-channel a (multiplier) so that raw integers cover the range
 peaks = [max(abs(wave_val(w, k / rate)) for k in range(0, min(n, int(rate / freq) * 2))) * sc * 1.2 for (_, _, _, _, w, sc, _, _, _) in channels]
@@ -161,4 +178,7 @@ Iv2 = [rms(x) for x in I2]
 Se = 3 * math.sqrt(sum(x * x for x in UL) / 9 * sum(x * x for x in Iv2) / 3)
 truth["circuits"].append({"I1": Iv2[0], "I2": Iv2[1], "I3": Iv2[2], "P": P2, "Q": Q2, "S": Se, "PF": P2 / Se,
                           "U12": UL[0], "U1": None, "P1": None, "F": freq})
+if aux:
+    truth["circuits"][0]["T"] = AUX_TEMP_C
+    truth["circuits"][1]["IRES_mA"] = AUX_IRES_MA
 print(json.dumps(truth))

@@ -582,9 +582,10 @@ static void test_nanosecond_stamps(void **state)
 
 /* ------------------------------------------------------------- scaling */
 
-/* A cfg from "ph,ccbm,uu,a,b,primary,secondary,PS" rows, ASCII, 1 kHz. */
-static bm_err parse_rows(bm_comtrade_cfg *cfg, const char *const *rows, unsigned n,
-                         char *err, size_t errlen)
+/* A cfg from "ph,ccbm,uu,a,b,primary,secondary,PS" rows, ASCII, 1 kHz;
+ * channel i's ch_id is ids[i], or "ch<i+1>" when ids is NULL. */
+static bm_err parse_rows_ids(bm_comtrade_cfg *cfg, const char *const *ids, const char *const *rows,
+                             unsigned n, char *err, size_t errlen)
 {
 	char text[8192];
 	size_t o = 0;
@@ -595,8 +596,14 @@ static bm_err parse_rows(bm_comtrade_cfg *cfg, const char *const *rows, unsigned
 
 		assert_int_equal(sscanf(rows[i], "%31[^,],%31[^,],%15[^,],%31[^,],%31[^,],%31[^,],%31[^,],%3s",
 		                        ph, ccbm, uu, a, b, pri, sec, ps), 8);
-		o += (size_t)snprintf(text + o, sizeof text - o, "%u,ch%u,%s,%s,%s,%s,%s,0,-32767,32767,%s,%s,%s\n",
-		                      i + 1, i + 1, strcmp(ph, "-") == 0 ? "" : ph,
+		char id[32];
+
+		if (ids != NULL)
+			snprintf(id, sizeof id, "%s", ids[i]);
+		else
+			snprintf(id, sizeof id, "ch%u", i + 1);
+		o += (size_t)snprintf(text + o, sizeof text - o, "%u,%s,%s,%s,%s,%s,%s,0,-32767,32767,%s,%s,%s\n",
+		                      i + 1, id, strcmp(ph, "-") == 0 ? "" : ph,
 		                      strcmp(ccbm, "-") == 0 ? "" : ccbm, strcmp(uu, "-") == 0 ? "" : uu,
 		                      a, b, pri, sec, ps);
 	}
@@ -604,6 +611,12 @@ static bm_err parse_rows(bm_comtrade_cfg *cfg, const char *const *rows, unsigned
 	                      "60\n1\n1000,1\n01/01/2024,00:00:00.000000\n01/01/2024,00:00:00.000000\nASCII\n1\n");
 	assert_true(o < sizeof text);
 	return bm_comtrade_cfg_parse(text, o, "rows.cfg", cfg, err, errlen);
+}
+
+static bm_err parse_rows(bm_comtrade_cfg *cfg, const char *const *rows, unsigned n,
+                         char *err, size_t errlen)
+{
+	return parse_rows_ids(cfg, NULL, rows, n, err, errlen);
 }
 
 static void test_units_and_ratio(void **state)
@@ -886,6 +899,303 @@ static void test_map_frame(void **state)
 	frame[3] = 99.0f;
 	assert_int_equal(bm_comtrade_map_frame(&m, row, 4, frame, 3), 1);
 	assert_true(frame[3] == 99.0f);
+}
+
+/* ------------------------------------------- temperature, residual current */
+
+static void test_temperature_units(void **state)
+{
+	static const char *const rows[] = {
+		"-,F1,C,1,0,1,1,P", "-,F1,degC,1,0,1,1,P", "-,F1,deg C,1,0,1,1,P",
+		"-,F1,\xC2\xB0" "C,1,0,1,1,P", "-,F1,\xB0" "C,1,0,1,1,P", "-,F1,Cel,1,0,1,1,P",
+		"-,F1,DEGC,0.1,-40,1,1,P",
+		/* not temperatures (in degC) */
+		"-,F1,K,1,0,1,1,P", "-,F1,degF,1,0,1,1,P", "-,F1,CC,1,0,1,1,P", "-,F1,Ce,1,0,1,1,P",
+	};
+	bm_comtrade_cfg cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_rows(&cfg, rows, 11, err, sizeof err), BM_OK);
+	for (unsigned i = 0; i < 7; i++) {
+		if (cfg.analog[i].kind != BM_COMTRADE_TEMPERATURE)
+			fail_msg("unit \"%s\" is not a temperature", cfg.analog[i].unit);
+	}
+	for (unsigned i = 7; i < 11; i++) {
+		if (cfg.analog[i].kind != BM_COMTRADE_OTHER)
+			fail_msg("unit \"%s\" should be other", cfg.analog[i].unit);
+	}
+	/* a temperature keeps its value: a*raw + b, no unit factor */
+	assert_close(cfg.analog[6].k, 0.1, "k", 0, 6);
+	assert_close(cfg.analog[6].c, -40, "c", 0, 6);
+	bm_comtrade_cfg_free(&cfg);
+}
+
+static void test_map_aux_auto(void **state)
+{
+	static const char *const ids[] = {
+		"VA", "VB", "VC",
+		"F1 IA", "F1 IB", "F1 IC", "F1 IRES", "F1 TEMP",
+		"F2 IA", "F2 IB", "F2 IC", "F2 IN", "F2 3I0", "Bus temp", "Bus Ires",
+	};
+	static const char *const rows[] = {
+		"A,Bus,kV,1,0,1,1,P", "B,Bus,kV,1,0,1,1,P", "C,Bus,kV,1,0,1,1,P",
+		"A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P",
+		"N,F1,mA,1,0,1,1,P", /* IRES: residual, although its ph is N */
+		"-,F1,degC,1,0,1,1,P",
+		"A,F2,A,1,0,1,1,P", "B,F2,A,1,0,1,1,P", "C,F2,A,1,0,1,1,P", "N,F2,A,1,0,1,1,P",
+		"-,F2,A,1,0,1,1,P",  /* 3I0 */
+		"-,Bus,C,1,0,1,1,P", /* no circuit "Bus": ignored */
+		"N,Bus,A,1,0,1,1,P", /* likewise */
+	};
+	bm_comtrade_cfg cfg;
+	bm_comtrade_map m;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_rows_ids(&cfg, ids, rows, 15, err, sizeof err), BM_OK);
+	if (bm_comtrade_map_build(&cfg, NULL, &m, err, sizeof err) != BM_OK)
+		fail_msg("%s", err);
+	assert_int_equal(m.n_circuits, 2);
+	assert_int_equal(m.wiring[0], BM_WIRING_3P4W_3CT); /* IRES is not In */
+	assert_int_equal(m.wiring[1], BM_WIRING_3P4W_4CT);
+	assert_int_equal(m.src[bm_ch_current(0, 3)], -1);
+	assert_int_equal(m.src[bm_ch_current(1, 3)], 11);
+	assert_int_equal(m.res_src[0], 6);
+	assert_int_equal(m.temp_src[0], 7);
+	assert_int_equal(m.res_src[1], 12);
+	assert_int_equal(m.temp_src[1], -1);
+	for (unsigned c = 2; c < BM_MAX_CIRCUITS; c++) {
+		assert_int_equal(m.temp_src[c], -1);
+		assert_int_equal(m.res_src[c], -1);
+	}
+	/* No frame channel takes a temperature or residual channel. */
+	for (int ch = 0; ch < BM_MAX_CH; ch++)
+		assert_true(m.src[ch] != 6 && m.src[ch] != 7 && m.src[ch] != 12 && m.src[ch] != 13 && m.src[ch] != 14);
+	bm_comtrade_cfg_free(&cfg);
+}
+
+/* Each residual rule on its own, and R as a phase name. */
+static void test_map_aux_residual_rules(void **state)
+{
+	static const struct {
+		const char *ids[5];
+		const char *rows[5];
+		unsigned n;
+		int res;      /* expected res_src[0] */
+		bm_wiring w;  /* expected wiring of C1 */
+	} cases[] = {
+		/* by ch_id: RES, IRES, I0, 3I0, case-insensitive, whatever the ph */
+		{ { "a", "b", "c", "Ires" }, { "A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P", "A,F1,mA,1,0,1,1,P" },
+		  4, 3, BM_WIRING_3P4W_3CT },
+		{ { "a", "b", "c", "res" }, { "A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P", "-,F1,A,1,0,1,1,P" },
+		  4, 3, BM_WIRING_3P4W_3CT },
+		{ { "a", "b", "c", "i0" }, { "A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P", "N,F1,A,1,0,1,1,P" },
+		  4, 3, BM_WIRING_3P4W_3CT },
+		{ { "a", "b", "c", "3I0 earth" }, { "A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P", "-,F1,kA,1,0,1,1,P" },
+		  4, 3, BM_WIRING_3P4W_3CT },
+		/* by ph: N0, 0 */
+		{ { "a", "x" }, { "A,F1,A,1,0,1,1,P", "N0,F1,A,1,0,1,1,P" }, 2, 1, BM_WIRING_1P2W },
+		{ { "a", "x" }, { "A,F1,A,1,0,1,1,P", "n-0,F1,A,1,0,1,1,P" }, 2, 1, BM_WIRING_1P2W },
+		{ { "a", "x" }, { "A,F1,A,1,0,1,1,P", "0,F1,A,1,0,1,1,P" }, 2, 1, BM_WIRING_1P2W },
+		/* ph R: residual beside A/B/C ... */
+		{ { "a", "b", "c", "x" }, { "A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P", "R,F1,A,1,0,1,1,P" },
+		  4, 3, BM_WIRING_3P4W_3CT },
+		/* ... even when another ccbm names its phases R/S/T */
+		{ { "a", "x", "r2", "s2", "t2" }, { "A,F1,A,1,0,1,1,P", "r,F1,A,1,0,1,1,P", "R,F2,A,1,0,1,1,P", "S,F2,A,1,0,1,1,P",
+		  "T,F2,A,1,0,1,1,P" }, 5, 1, BM_WIRING_1P2W },
+		/* ... but phase 1 when its ccbm has S or T: R/S/T naming */
+		{ { "r", "s", "t" }, { "R,F1,A,1,0,1,1,P", "S,F1,A,1,0,1,1,P", "T,F1,A,1,0,1,1,P" }, 3, -1, BM_WIRING_3P4W_3CT },
+		{ { "r", "t" }, { "R,F1,A,1,0,1,1,P", "T,F1,A,1,0,1,1,P" }, 2, -1, BM_WIRING_3P3W_2CT },
+		/* not residual: N is the neutral, a voltage is never one */
+		{ { "a", "n" }, { "A,F1,A,1,0,1,1,P", "N,F1,A,1,0,1,1,P" }, 2, -1, 0 },
+		{ { "a", "Vres" }, { "A,F1,A,1,0,1,1,P", "N0,F1,V,1,0,1,1,P" }, 2, -1, BM_WIRING_1P2W },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bm_comtrade_cfg cfg;
+		bm_comtrade_map m;
+		char err[512] = "";
+		bm_err rc;
+
+		assert_int_equal(parse_rows_ids(&cfg, cases[i].ids, cases[i].rows, cases[i].n, err, sizeof err), BM_OK);
+		rc = bm_comtrade_map_build(&cfg, NULL, &m, err, sizeof err);
+		if (i == 11) {
+			/* A + N: In without I2, I3 fits no wiring (as before) */
+			assert_err(rc, BM_E_UNSUPPORTED, err, "I1 In", NULL);
+		} else {
+			if (rc != BM_OK)
+				fail_msg("case %zu: %s", i, err);
+			if (m.res_src[0] != cases[i].res)
+				fail_msg("case %zu: res_src[0] = %d, want %d", i, m.res_src[0], cases[i].res);
+			if (m.wiring[0] != cases[i].w)
+				fail_msg("case %zu: wiring %d, want %d", i, m.wiring[0], cases[i].w);
+			assert_int_equal(m.temp_src[0], -1);
+		}
+		bm_comtrade_cfg_free(&cfg);
+	}
+}
+
+static void test_map_aux_auto_errors(void **state)
+{
+	static const struct {
+		const char *ids[4];
+		const char *rows[4];
+		unsigned n;
+		const char *msg;
+	} cases[] = {
+		{ { "ia", "t1", "t2" }, { "A,F1,A,1,0,1,1,P", "-,F1,C,1,0,1,1,P", "-,F1,degC,1,0,1,1,P" }, 3,
+		  "analog channels 2 and 3 both look like C1.T (the temperature of ccbm \"F1\"); use --map" },
+		{ { "ia", "IRES", "3I0" }, { "A,F1,A,1,0,1,1,P", "-,F1,mA,1,0,1,1,P", "-,F1,A,1,0,1,1,P" }, 3,
+		  "analog channels 2 and 3 both look like C1.R (the residual current of ccbm \"F1\"); use --map" },
+		/* a temperature and a residual current alone are not a recording */
+		{ { "IRES", "t" }, { "-,F1,mA,1,0,1,1,P", "-,F1,C,1,0,1,1,P" }, 2, "no analog channel is a voltage or current" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bm_comtrade_cfg cfg;
+		bm_comtrade_map m;
+		char err[512] = "";
+
+		assert_int_equal(parse_rows_ids(&cfg, cases[i].ids, cases[i].rows, cases[i].n, err, sizeof err), BM_OK);
+		assert_err(bm_comtrade_map_build(&cfg, NULL, &m, err, sizeof err), BM_E_UNSUPPORTED, err, cases[i].msg, NULL);
+		assert_int_equal(m.n_circuits, 0);
+		for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
+			assert_true(m.temp_src[c] == -1 && m.res_src[c] == -1);
+		bm_comtrade_cfg_free(&cfg);
+	}
+}
+
+static void test_map_aux_override(void **state)
+{
+	static const char *const rows[] = {
+		"A,Bus,V,1,0,1,1,P", "B,Bus,V,1,0,1,1,P", "C,Bus,V,1,0,1,1,P",
+		"A,F1,A,1,0,1,1,P", "B,F1,A,1,0,1,1,P", "C,F1,A,1,0,1,1,P",
+		"A,F2,A,1,0,1,1,P", "-,-,Hz,1,0,1,1,P",
+		"-,F1,degC,1,0,1,1,P",   /* 9 */
+		"-,F2,mA,1,0,1,1,P",     /* 10 */
+		"-,F2,Cel,1,0,1,1,P",    /* 11 */
+	};
+	static const struct {
+		const char *map;
+		const char *msg;
+	} bad[] = {
+		{ "C1.I1=4,C1.T=4", "analog channel 4 mapped twice (C1.I1 and C1.T)" },
+		{ "C1.I1=4,C1.T=5", "--map: C1.T=5: analog channel 5 \"ch5\" has unit \"A\", not a temperature (C, degC" },
+		{ "C1.I1=4,C1.T=8", "C1.T=8: analog channel 8 \"ch8\" has unit \"Hz\", not a temperature" },
+		{ "C1.I1=4,C1.R=1", "--map: C1.R=1: analog channel 1 \"ch1\" has unit \"V\", not a current (A, mA, kA)" },
+		{ "C1.I1=4,C1.R=9", "C1.R=9: analog channel 9 \"ch9\" has unit \"degC\", not a current" },
+		{ "C1.I1=4,C1.R=8", "has unit \"Hz\", not a current" },
+		{ "C1.I1=4,C1.T=9,c1.t=11", "C1.T given twice" },
+		{ "C1.I1=4,C1.R=10,C1.r=5", "C1.R given twice" },
+		{ "C1.I1=4,C1.T=9,C2.T=9", "analog channel 9 mapped twice (C1.T and C2.T)" },
+		{ "C1.I1=4,C1.R=10,C2.I1=10", "analog channel 10 mapped twice (C1.R and C2.I1)" },
+		{ "U1=9", "U1=9: analog channel 9 \"ch9\" is a temperature (unit \"degC\"), not a voltage" },
+		{ "C1.I1=11", "C1.I1=11: analog channel 11 \"ch11\" is a temperature (unit \"Cel\"), not a current" },
+		{ "C1.I1=4,C2.T=9", "--map: C2.T=9: circuit C2 has no current input (map C2.I1.. too)" },
+		{ "C1.I1=4,C4.R=10", "C4.R=10: circuit C4 has no current input" },
+		{ "C5.T=9", "unknown target \"C5.T\"" },
+		{ "C1.X=9", "unknown target \"C1.X\"" },
+		{ "C1.TT=9", "unknown target \"C1.TT\"" },
+		{ "C1.T=12", "channel must be 1..11" },
+	};
+	static const char *const good = "U1=1,U2=2,U3=3,C1.I1=4,C1.I2=5,C1.I3=6, c1.t=9 ,C2.I1=7,C2.R=10,C2.T=11,C1.R=8";
+	bm_comtrade_cfg cfg;
+	bm_comtrade_map m;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_rows(&cfg, rows, 11, err, sizeof err), BM_OK);
+	/* C1.R=8: "Hz" is not a current: refused (only U/I targets take "other"). */
+	assert_err(bm_comtrade_map_build(&cfg, good, &m, err, sizeof err), BM_E_INVAL, err, "C1.R=8", NULL);
+	if (bm_comtrade_map_build(&cfg, "U1=1,U2=2,U3=3,C1.I1=4,C1.I2=5,C1.I3=6, c1.t=9 ,C2.I1=7,C2.R=10,C2.T=11",
+	                          &m, err, sizeof err) != BM_OK)
+		fail_msg("%s", err);
+	assert_int_equal(m.n_circuits, 2); /* T and R targets do not add circuits */
+	assert_int_equal(m.temp_src[0], 8);
+	assert_int_equal(m.res_src[0], -1);
+	assert_int_equal(m.res_src[1], 9);
+	assert_int_equal(m.temp_src[1], 10); /* the user may give a circuit both */
+	assert_int_equal(m.wiring[0], BM_WIRING_3P4W_3CT);
+	assert_int_equal(m.wiring[1], BM_WIRING_1P2W);
+	for (unsigned c = 2; c < BM_MAX_CIRCUITS; c++)
+		assert_true(m.temp_src[c] == -1 && m.res_src[c] == -1);
+	/* Without T/R targets: none, even where the automatic rule would find one. */
+	assert_int_equal(bm_comtrade_map_build(&cfg, "C1.I1=4", &m, err, sizeof err), BM_OK);
+	assert_int_equal(m.temp_src[0], -1);
+	/* Automatic on the same cfg: F1's degC channel; F2's mA channel "ch10"
+	 * has no residual name or phase, so it is nothing. */
+	assert_int_equal(bm_comtrade_map_build(&cfg, NULL, &m, err, sizeof err), BM_OK);
+	assert_int_equal(m.temp_src[0], 8);
+	assert_int_equal(m.temp_src[1], 10);
+	assert_int_equal(m.res_src[1], -1);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bm_err rc = bm_comtrade_map_build(&cfg, bad[i].map, &m, err, sizeof err);
+
+		assert_err(rc, BM_E_INVAL, err, bad[i].msg, NULL);
+		assert_int_equal(m.n_circuits, 0);
+		for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
+			assert_true(m.temp_src[c] == -1 && m.res_src[c] == -1);
+	}
+	bm_comtrade_cfg_free(&cfg);
+}
+
+/* Values: temperature as is, residual current in mA, from decoded rows. */
+static void test_map_aux_values(void **state)
+{
+	static const char *const ids[] = { "IA", "IRES", "T", "IB", "IRES2", "T2" };
+	static const char *const rows[] = {
+		"A,F1,A,1,0,1,1,P",
+		"N,F1,mA,0.5,0,1,1,P",     /* raw 80 -> 40 mA */
+		"-,F1,degC,0.1,-40,1,1,P", /* raw 1125 -> 72.5 degC */
+		"A,F2,A,1,0,1,1,P",
+		"-,F2,A,0.001,0,200,1,S",  /* raw 30 -> 0.03 A secondary x 200 = 6 A = 6000 mA */
+		"-,F2,C,1,0,1,1,P",
+	};
+	static const char dat[] = "1,0,10,80,1125,3,30,\n"; /* F2's temperature missing */
+	bm_comtrade_cfg cfg;
+	bm_comtrade_dec d;
+	bm_comtrade_map m;
+	double v[6], temp[BM_MAX_CIRCUITS], res[BM_MAX_CIRCUITS];
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_rows_ids(&cfg, ids, rows, 6, err, sizeof err), BM_OK);
+	assert_int_equal(bm_comtrade_map_build(&cfg, NULL, &m, err, sizeof err), BM_OK);
+	assert_int_equal(m.n_circuits, 2);
+	bm_comtrade_dec_init(&d, &cfg, "v.dat", dat, strlen(dat));
+	assert_int_equal(bm_comtrade_dec_next(&d, NULL, v, err, sizeof err), BM_OK);
+	bm_comtrade_map_aux(&m, v, 6, temp, res);
+	assert_close(res[0], 40.0, "residual mA", 0, 1);
+	assert_close(temp[0], 72.5, "temperature", 0, 2);
+	assert_close(res[1], 6000.0, "residual mA, secondary ratio", 0, 4);
+	assert_true(isnan(temp[1])); /* missing value */
+	for (unsigned c = 2; c < BM_MAX_CIRCUITS; c++)
+		assert_true(isnan(temp[c]) && isnan(res[c]));
+	/* a row shorter than the mapping: unmapped */
+	bm_comtrade_map_aux(&m, v, 2, temp, res);
+	assert_close(res[0], 40.0, "residual mA", 0, 1);
+	assert_true(isnan(temp[0]) && isnan(res[1]));
+	/* no row at all */
+	bm_comtrade_map_aux(&m, NULL, 6, temp, res);
+	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
+		assert_true(isnan(temp[c]) && isnan(res[c]));
+	/* circuits beyond n_circuits are never read, whatever their sources say */
+	m.n_circuits = 1;
+	bm_comtrade_map_aux(&m, v, 6, temp, res);
+	assert_true(isnan(temp[1]) && isnan(res[1]));
+	assert_close(temp[0], 72.5, "temperature", 0, 2);
+	/* the frame is unchanged by the auxiliary channels */
+	{
+		float frame[BM_MAX_CH];
+
+		assert_int_equal(bm_comtrade_map_frame(&m, v, 6, frame, BM_MAX_CH), 0);
+		assert_true(frame[bm_ch_current(0, 0)] == 10.0f);
+		assert_true(frame[bm_ch_current(0, 3)] == 0.0f);
+	}
+	bm_comtrade_cfg_free(&cfg);
 }
 
 /* ------------------------------------------------------------- bad input */
@@ -1256,6 +1566,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_map_auto_wiring),
 		cmocka_unit_test(test_map_override),
 		cmocka_unit_test(test_map_frame),
+		cmocka_unit_test(test_temperature_units),
+		cmocka_unit_test(test_map_aux_auto),
+		cmocka_unit_test(test_map_aux_residual_rules),
+		cmocka_unit_test(test_map_aux_auto_errors),
+		cmocka_unit_test(test_map_aux_override),
+		cmocka_unit_test(test_map_aux_values),
 		cmocka_unit_test(test_bad_cfg_files),
 		cmocka_unit_test(test_bad_paths),
 		cmocka_unit_test(test_bad_ascii_dat),

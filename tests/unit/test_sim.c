@@ -7,7 +7,9 @@
  * channel, powers and their signs, sensor scaling (CT, VCT, Rogowski coil
  * against a finite difference), load-profile interpolation through
  * midnight, three-wire and neutral currents, phase sequence, noise and ADC,
- * and bit-identical output however the generation is split. (That the
+ * and bit-identical output however the generation is split; and the
+ * auxiliary inputs (temperature, residual current, digital inputs): their
+ * keys, their values over time, and that they change no frame. (That the
  * core's meter, configured by bm_sim_meter_config(), measures the truth is
  * test_sim_meter's job.)
  *
@@ -185,6 +187,20 @@ static void compare_scenarios(const bm_sim_scenario *a, const bm_sim_scenario *b
 		SAME(circuit[c].cycle_period_s);
 		SAME(circuit[c].cycle_duty);
 		SAME(circuit[c].cycle_off_pct);
+		SAME(circuit[c].has_temperature);
+		SAME(circuit[c].temperature_c);
+		SAME(circuit[c].temperature_rise_k);
+		SAME(circuit[c].has_residual);
+		SAME(circuit[c].residual_ma);
+		SAME(circuit[c].n_res_steps);
+		for (unsigned i = 0; i < a->circuit[c].n_res_steps; i++)
+			SAME(circuit[c].res_step[i]);
+	}
+	SAME(input_mask);
+	for (unsigned i = 0; i < BM_SIM_MAX_INPUTS; i++) {
+		SAME(input[i].n_steps);
+		for (unsigned k = 0; k < a->input[i].n_steps; k++)
+			SAME(input[i].step[k]);
 	}
 }
 
@@ -218,7 +234,7 @@ static void test_examples_load(void **state)
 {
 	(void)state;
 	static const char *const files[] = {"scenarios/rogowski.ini", "scenarios/harmonics.ini",
-	                                    "scenarios/export.ini"};
+	                                    "scenarios/export.ini", "scenarios/alarms.ini"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		bm_sim_scenario sc;
 		char err[256] = "";
@@ -315,6 +331,64 @@ static const bad_case bad[] = {
 	{C1 "sensor = VCT\nsecondary = 0.5\nprimary = 100\n", BM_E_INVAL, 3, "1..99999 mV"},
 	/* CT ratio below 1 */
 	{C1 "primary = 2\nsecondary = 5\n", BM_E_INVAL, 3, "ratio"},
+	/* temperature */
+	{C1 "temperature = warm\n", BM_E_FORMAT, 2, "[circuit1] temperature = warm: malformed number"},
+	{C1 "temperature =\n", BM_E_FORMAT, 2, "[circuit1] temperature = : malformed number"},
+	{C1 "temperature = 200.5\n", BM_E_INVAL, 2, "[circuit1] temperature = 200.5: must be -40..200 degC"},
+	{C1 "temperature = -41\n", BM_E_INVAL, 2, "temperature = -41: must be -40..200 degC"},
+	{C1 "temperature = 20\ntemperature = 30\n", BM_E_FORMAT, 3, "[circuit1] temperature: given twice"},
+	{C1 "temperature = 20\ntemperature_rise = 201\n", BM_E_INVAL, 3,
+	 "[circuit1] temperature_rise = 201: must be 0..200 K"},
+	{C1 "temperature = 20\ntemperature_rise = -1\n", BM_E_INVAL, 3, "temperature_rise = -1: must be 0..200 K"},
+	{C1 "temperature = 20\ntemperature_rise = 1K\n", BM_E_FORMAT, 3, "temperature_rise = 1K: malformed"},
+	{C1 "temperature_rise = 10\nwiring = 1P2W\n", BM_E_INVAL, 2,
+	 "[circuit1] temperature_rise = 10: needs temperature"},
+	{C1 "temperature = 20\n[circuit2]\ntemperature_rise = 10\n", BM_E_INVAL, 4,
+	 "[circuit2] temperature_rise = 10: needs temperature"},
+	/* residual current */
+	{C1 "residual = -1\n", BM_E_INVAL, 2, "[circuit1] residual = -1: must be 0..100000 mA"},
+	{C1 "residual = 100001\n", BM_E_INVAL, 2, "residual = 100001: must be 0..100000 mA"},
+	{C1 "residual = 5 mA\n", BM_E_FORMAT, 2, "residual = 5 mA: malformed number"},
+	{C1 "residual = 5\nresidual = 6\n", BM_E_FORMAT, 3, "[circuit1] residual: given twice"},
+	{C1 "residual_steps = 60:40\n", BM_E_INVAL, 2, "[circuit1] residual_steps = 60:40: needs residual"},
+	{C1 "residual = 5\nresidual_steps = 60\n", BM_E_FORMAT, 3,
+	 "[circuit1] residual_steps = 60: malformed step (expected seconds:mA"},
+	{C1 "residual = 5\nresidual_steps = 60:40,,90:5\n", BM_E_FORMAT, 3, "residual_steps = 60:40,,90:5: empty list entry"},
+	{C1 "residual = 5\nresidual_steps = 60:x\n", BM_E_FORMAT, 3, "residual_steps = 60:x: malformed step"},
+	{C1 "residual = 5\nresidual_steps = 1m:5\n", BM_E_FORMAT, 3, "malformed step"},
+	{C1 "residual = 5\nresidual_steps = 60:40, 50:5\n", BM_E_INVAL, 3,
+	 "residual_steps = 60:40, 50:5: step times must increase"},
+	{C1 "residual = 5\nresidual_steps = 60:40, 60:5\n", BM_E_INVAL, 3, "step times must increase"},
+	{C1 "residual = 5\nresidual_steps = -1:40\n", BM_E_INVAL, 3, "step time must be 0..1e+09 s"},
+	{C1 "residual = 5\nresidual_steps = 2e9:40\n", BM_E_INVAL, 3, "step time must be 0..1e+09 s"},
+	{C1 "residual = 5\nresidual_steps = 60:100001\n", BM_E_INVAL, 3,
+	 "residual_steps = 60:100001: residual current must be 0..100000 mA"},
+	{C1 "residual = 5\nresidual_steps = 1:1\nresidual_steps = 2:2\n", BM_E_FORMAT, 4,
+	 "[circuit1] residual_steps: given twice"},
+	{C1 "residual = 5\nresidual_steps = 1:1\n[circuit2]\nresidual_steps = 2:2\n", BM_E_INVAL, 5,
+	 "[circuit2] residual_steps = 2:2: needs residual"},
+	/* not both on one circuit: the second key is blamed */
+	{C1 "temperature = 20\nresidual = 5\n", BM_E_INVAL, 3,
+	 "[circuit1] residual = 5: a circuit has a temperature or a residual-current input, not both"},
+	{C1 "residual = 5\nwiring = 1P2W\ntemperature = 20\n", BM_E_INVAL, 4,
+	 "[circuit1] temperature = 20: a circuit has a temperature or a residual-current input, not both"},
+	{C1 "residual = 5\ntemperature = 20\n", BM_E_INVAL, 3, "S cannot work with T"},
+	/* [inputs] */
+	{"[input]\ndi1 = 1:1\n" C1, BM_E_FORMAT, 1, "unknown section [input]"},
+	{"[inputs]\ndi5 = 1:1\n" C1, BM_E_FORMAT, 2, "[inputs] unknown key 'di5'"},
+	{"[inputs]\ndi1.I1 = 1:1\n" C1, BM_E_FORMAT, 2, "[inputs] unknown key 'di1.I1'"},
+	{"[inputs]\nwiring = 1P2W\n" C1, BM_E_FORMAT, 2, "[inputs] unknown key 'wiring'"},
+	{C1 "di1 = 1:1\n", BM_E_FORMAT, 2, "[circuit1] unknown key 'di1'"},
+	{"[inputs]\ndi1 = 30\n" C1, BM_E_FORMAT, 2, "[inputs] di1 = 30: malformed step (expected seconds:state"},
+	{"[inputs]\ndi1 = 30:0.5\n" C1, BM_E_FORMAT, 2, "di1 = 30:0.5: malformed step"},
+	{"[inputs]\ndi1 = 30:-1\n" C1, BM_E_FORMAT, 2, "malformed step"},
+	{"[inputs]\ndi1 = nan:1\n" C1, BM_E_FORMAT, 2, "malformed step"},
+	{"[inputs]\ndi2 = 30:1,\n  ,40:0\n" C1, BM_E_FORMAT, 3, "[inputs] di2 = ,40:0: empty list entry"},
+	{"[inputs]\ndi1 = 30:2\n" C1, BM_E_INVAL, 2, "[inputs] di1 = 30:2: state must be 0 (open) or 1 (closed)"},
+	{"[inputs]\ndi3 = 30:1, 20:0\n" C1, BM_E_INVAL, 2, "[inputs] di3 = 30:1, 20:0: step times must increase"},
+	{"[inputs]\ndi4 = 1e10:1\n" C1, BM_E_INVAL, 2, "di4 = 1e10:1: step time must be 0..1e+09 s"},
+	{"[inputs]\ndi1 = 1:1\nDI1 = 2:0\n" C1, BM_E_FORMAT, 3, "[inputs] DI1: given twice"},
+	{"[inputs]\n[circuit1]\ntemperature = 20\n  30\n", BM_E_FORMAT, 4, "only lists"},
 };
 
 static void test_parser_errors(void **state)
@@ -1020,6 +1094,428 @@ static void test_noise_and_adc(void **state)
 	free(a);
 }
 
+/* ---------------------------------------------------- auxiliary inputs */
+
+static void test_aux_parse(void **state)
+{
+	(void)state;
+	bm_sim_scenario sc;
+	load_ok("[Inputs]\n"
+	        "DI2 = 0:1, 10:0,\n"
+	        "      20.5:1\n"
+	        "di4 =\n"
+	        "[circuit1]\n"
+	        "Temperature = -12.5\n"
+	        "temperature_rise = 60 ; K at 100 %\n"
+	        "[circuit2]\n"
+	        "residual_steps = 0:7, 60:40,\n"
+	        "   120.25:5\n"
+	        "residual = 30\n"
+	        "[circuit3]\n"
+	        "temperature = 25\n"
+	        "[circuit4]\n"
+	        "residual = 0\n",
+	        &sc);
+	const bm_sim_circuit *c = sc.circuit;
+	assert_true(c[0].has_temperature);
+	assert_false(c[0].has_residual);
+	check_close(c[0].temperature_c, -12.5, 0, "temperature");
+	check_close(c[0].temperature_rise_k, 60, 0, "rise");
+	assert_false(c[1].has_temperature);
+	assert_true(c[1].has_residual);
+	check_close(c[1].residual_ma, 30, 0, "residual (after its steps in the file)");
+	assert_int_equal(c[1].n_res_steps, 3);
+	check_close(c[1].res_step[0].t_s, 0, 0, "t");
+	check_close(c[1].res_step[1].value, 40, 0, "mA");
+	check_close(c[1].res_step[2].t_s, 120.25, 0, "continued list");
+	check_close(c[1].res_step[2].value, 5, 0, "mA");
+	assert_true(c[2].has_temperature);
+	check_close(c[2].temperature_rise_k, 0, 0, "rise default 0");
+	assert_true(c[3].has_residual);
+	assert_int_equal(c[3].n_res_steps, 0);
+	/* di2 with a continuation, di4 defined without steps */
+	assert_int_equal(sc.input_mask, 0x0A);
+	assert_int_equal(sc.input[1].n_steps, 3);
+	check_close(sc.input[1].step[2].t_s, 20.5, 0, "t");
+	check_close(sc.input[1].step[2].value, 1, 0, "closed");
+	check_close(sc.input[1].step[1].value, 0, 0, "open");
+	assert_int_equal(sc.input[3].n_steps, 0);
+
+	/* Without the keys: no inputs of any kind. */
+	load_ok(C1, &sc);
+	assert_false(sc.circuit[0].has_temperature);
+	assert_false(sc.circuit[0].has_residual);
+	assert_int_equal(sc.input_mask, 0);
+	load_ok("[inputs]\n" C1, &sc); /* an empty [inputs] defines none */
+	assert_int_equal(sc.input_mask, 0);
+
+	/* Limits: 16 residual steps, 32 steps per input, over continuations. */
+	char big[4096];
+	int n = snprintf(big, sizeof big, C1 "residual = 1\nresidual_steps = 1:1,\n");
+	for (int k = 2; k <= 16; k++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "  %d:%d%s\n", k, k, k < 16 ? "," : "");
+	load_ok(big, &sc);
+	assert_int_equal(sc.circuit[0].n_res_steps, 16);
+	snprintf(big + n - 1, sizeof big - (size_t)n + 1, ",\n  17:17\n");
+	char err[256];
+	assert_int_equal(bm_sim_load_string(big, "t.ini", &sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "t.ini:19: [circuit1] residual_steps = 17:17: more than 16 steps"));
+
+	n = snprintf(big, sizeof big, "[inputs]\ndi3 = 0:1,\n");
+	for (int k = 1; k < 32; k++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "  %d:%d%s\n", k, k % 2 == 0, k < 31 ? "," : "");
+	n += snprintf(big + n, sizeof big - (size_t)n, C1);
+	load_ok(big, &sc);
+	assert_int_equal(sc.input[2].n_steps, 32);
+	n = snprintf(big, sizeof big, "[inputs]\ndi3 = 0:1,\n");
+	for (int k = 1; k <= 32; k++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "  %d:%d,\n", k, k % 2 == 0);
+	assert_int_equal(bm_sim_load_string(big, "t.ini", &sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "t.ini:34: [inputs] di3 = 32:1,: more than 32 steps"));
+}
+
+/* Scenarios built in C get the same rules from bm_sim_validate. */
+static void test_aux_validate(void **state)
+{
+	(void)state;
+	bm_sim_scenario sc, base;
+	char err[256];
+	load_ok("[inputs]\ndi1 = 1:1, 2:0\n" C1 "temperature = 20\n[circuit2]\nresidual = 3\nresidual_steps = 5:6\n",
+	        &base);
+	assert_int_equal(bm_sim_validate(&base, err, sizeof err), BM_OK);
+	static bm_sim s;
+
+	sc = base;
+	sc.circuit[0].has_residual = true;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit1] temperature, residual: a circuit has a temperature or a residual"));
+	assert_int_equal(bm_sim_init(&s, &sc), BM_E_INVAL);
+
+	sc = base;
+	sc.circuit[0].temperature_c = 250;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit1] temperature: must be -40..200 degC"));
+	sc.circuit[0].has_temperature = false; /* an absent value is not checked */
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_OK);
+	sc.circuit[0].temperature_rise_k = 5;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit1] temperature_rise: needs temperature"));
+
+	sc = base;
+	sc.circuit[0].temperature_rise_k = NAN;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "temperature_rise"));
+
+	sc = base;
+	sc.circuit[1].has_residual = false;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit2] residual_steps: needs residual"));
+
+	sc = base;
+	sc.circuit[1].res_step[1] = (bm_sim_step){5, 1};
+	sc.circuit[1].n_res_steps = 2;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit2] residual_steps: step 2: times must increase"));
+	sc.circuit[1].res_step[1] = (bm_sim_step){6, 100001};
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[circuit2] residual_steps: step 2: must be 0..100000 mA"));
+	sc.circuit[1].n_res_steps = BM_SIM_MAX_RES_STEPS + 1;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "more than 16 steps"));
+
+	sc = base;
+	sc.input[0].step[1].value = 2;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[inputs] di1: step 2: state must be 0 or 1"));
+	sc.input_mask = 0x02; /* di1 no longer defined: its steps are not used */
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_OK);
+	sc.input[1].n_steps = 2;
+	sc.input[1].step[0] = (bm_sim_step){3, 1};
+	sc.input[1].step[1] = (bm_sim_step){3, 0};
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[inputs] di2: step 2: times must increase"));
+	sc.input[1].step[0].t_s = -1;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "[inputs] di2: step 1: times must increase within 0..1e+09 s"));
+	sc.input[1].n_steps = BM_SIM_MAX_INPUT_STEPS + 1;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "more than 32 steps"));
+	sc = base;
+	sc.input_mask = 0x11;
+	assert_int_equal(bm_sim_validate(&sc, err, sizeof err), BM_E_INVAL);
+	assert_non_null(strstr(err, "only di1..di4 exist"));
+}
+
+/* Advances s to sample n (n >= the current sample). */
+static void run_to(bm_sim *s, uint64_t n)
+{
+	static float scratch[4096 * BM_MAX_CH];
+	while (bm_sim_samples(s) < n) {
+		uint64_t left = n - bm_sim_samples(s);
+		size_t take = left < 4096 ? (size_t)left : 4096;
+		assert_int_equal(bm_sim_generate(s, scratch, BM_MAX_CH, take), take);
+	}
+}
+
+/* The temperature formula against the truth's load, through a profile
+ * ramp, cycling and an exporting (negative) load. */
+static void test_aux_temperature(void **state)
+{
+	(void)state;
+	const char *text = "[meter]\nsample_rate = 2000\n[grid]\nstart = 2026-01-05T23:59:00Z\n"
+	                   "[circuit1]\nwiring = 1P2W\nnominal = 100\n"
+	                   "profile = 00:00=120@0.9, 00:30=-80@0.9, 23:59=10@1\n"
+	                   "cycle_period = 50\ncycle_duty = 0.6\ncycle_off = 20\n"
+	                   "temperature = -10\ntemperature_rise = 35\n"
+	                   "[circuit2]\nwiring = 1P2W\nresidual = 1\n"
+	                   "[circuit3]\nwiring = 1P2W\ntemperature = 40\n";
+	bm_sim_scenario sc;
+	load_ok(text, &sc);
+	bm_sim *s = sim_new(&sc);
+	const double fs = 2000.0;
+	assert_true(bm_sim_has_temperature(s, 0));
+	assert_false(bm_sim_has_residual(s, 0));
+	assert_false(bm_sim_has_temperature(s, 1));
+	assert_true(bm_sim_has_residual(s, 1));
+	assert_true(bm_sim_has_temperature(s, 2));
+	assert_false(bm_sim_has_temperature(s, 3)); /* beyond the circuits */
+	assert_false(bm_sim_has_residual(s, 3));
+	assert_false(bm_sim_has_temperature(s, 1000));
+	assert_true(isnan(bm_sim_temperature(s, 1)));
+	assert_true(isnan(bm_sim_temperature(s, 3)));
+	assert_true(isnan(bm_sim_residual_ma(s, 0)));
+	assert_true(isnan(bm_sim_residual_ma(s, 1000)));
+
+	double lo = 1e9, hi = -1e9;
+	bool saw_export = false, saw_off = false;
+	bm_sim_truth t;
+	/* 0..40 min in uneven strides (not block aligned) */
+	for (uint64_t n = 0; n < (uint64_t)(2400 * fs); n += 12347) {
+		run_to(s, n);
+		bm_sim_truth_now(s, &t);
+		double x = t.c[0].load_percent / 100.0;
+		double want = -10.0 + 35.0 * x * x;
+		check_close(bm_sim_temperature(s, 0), want, 1e-12, "temperature = t0 + rise * (load/100)^2");
+		check_close(t.c[0].temperature_c, want, 1e-12, "truth temperature");
+		check_close(bm_sim_temperature(s, 2), 40.0, 0, "no rise: constant");
+		assert_true(isnan(t.c[1].temperature_c));
+		assert_true(isnan(t.c[0].residual_ma));
+		check_close(t.c[1].residual_ma, 1.0, 0, "residual");
+		/* the load is also what the currents carry */
+		check_rel(t.c[0].i1_rms[0], fabs(t.c[0].load_percent), 1e-9, "load = current");
+		lo = fmin(lo, want);
+		hi = fmax(hi, want);
+		saw_export = saw_export || t.c[0].load_percent < -1.0;
+		saw_off = saw_off || fabs(t.c[0].load_percent) < 30.0;
+	}
+	assert_true(saw_export && saw_off);
+	assert_true(lo < -5 && hi > 30);
+
+	/* The value is the block's, as the currents': constant within a block. */
+	run_to(s, (uint64_t)(2400 * fs) / BM_SIM_BLOCK * BM_SIM_BLOCK + BM_SIM_BLOCK);
+	double b0 = bm_sim_temperature(s, 0);
+	run_to(s, bm_sim_samples(s) + BM_SIM_BLOCK - 1);
+	check_close(bm_sim_temperature(s, 0), b0, 0, "held per block");
+	free(s);
+}
+
+/* Residual steps and digital inputs at exact sample times. */
+static void test_aux_steps_and_inputs(void **state)
+{
+	(void)state;
+	/* 2000 S/s: a step at 1.0005 s is sample 2001 exactly; 0.0333 s falls
+	 * between samples 66 and 67. */
+	const char *text = "[meter]\nsample_rate = 2000\n"
+	                   "[circuit1]\nwiring = 1P2W\nresidual = 3\nresidual_steps = 0.0333:10, 1.0005:20, 2:0\n"
+	                   "[inputs]\n"
+	                   "di1 = 0:0, 1:1, 2:1, 3:0\n" /* 0:0 and 2:1 repeat the state */
+	                   "di3 = 1.5:1\n"
+	                   "di4 =\n";
+	bm_sim_scenario sc;
+	load_ok(text, &sc);
+	bm_sim *s = sim_new(&sc);
+	bm_sim_truth t;
+
+	check_close(bm_sim_residual_ma(s, 0), 3, 0, "before the first step");
+	run_to(s, 66);
+	check_close(bm_sim_residual_ma(s, 0), 3, 0, "66 / 2000 < 0.0333");
+	run_to(s, 67);
+	check_close(bm_sim_residual_ma(s, 0), 10, 0, "67 / 2000 >= 0.0333");
+	run_to(s, 2000);
+	check_close(bm_sim_residual_ma(s, 0), 10, 0, "1.0 s");
+	run_to(s, 2001);
+	check_close(bm_sim_residual_ma(s, 0), 20, 0, "1.0005 s, exactly");
+	run_to(s, 3999);
+	check_close(bm_sim_residual_ma(s, 0), 20, 0, "just before 2 s");
+	run_to(s, 4000);
+	check_close(bm_sim_residual_ma(s, 0), 0, 0, "2 s");
+	/* the truth agrees at any sample, not only the current one */
+	bm_sim_truth_at(s, 2000, &t);
+	check_close(t.c[0].residual_ma, 10, 0, "truth 1.0 s");
+	bm_sim_truth_at(s, 2001, &t);
+	check_close(t.c[0].residual_ma, 20, 0, "truth 1.0005 s");
+	bm_sim_truth_at(s, 66, &t);
+	check_close(t.c[0].residual_ma, 3, 0, "truth 66");
+	free(s);
+
+	/* Inputs, walked as an application would: generate up to the next
+	 * change, check the state just before and at it. */
+	s = sim_new(&sc);
+	assert_int_equal(bm_sim_input_mask(s), 0x0D);
+	struct {
+		double t;      /* next change expected from the current time */
+		uint8_t after; /* state from that change on */
+	} walk[] = {{1.0, 0x01}, {1.5, 0x05}, {3.0, 0x04}};
+	assert_int_equal(bm_sim_inputs(s), 0x00);
+	for (size_t i = 0; i < sizeof walk / sizeof walk[0]; i++) {
+		double next = bm_sim_next_input_change(s);
+		check_close(next, walk[i].t, 0, "next input change");
+		uint64_t n = (uint64_t)ceil(next * 2000.0);
+		uint8_t before = bm_sim_inputs(s);
+		run_to(s, n - 1);
+		assert_int_equal(bm_sim_inputs(s), before);
+		check_close(bm_sim_next_input_change(s), next, 0, "same next change just before it");
+		run_to(s, n);
+		assert_int_equal(bm_sim_inputs(s), walk[i].after);
+		bm_sim_truth_now(s, &t);
+		assert_int_equal(t.inputs, walk[i].after);
+	}
+	assert_true(isinf(bm_sim_next_input_change(s)));
+	run_to(s, 20000);
+	assert_int_equal(bm_sim_inputs(s), 0x04);
+	assert_true(isinf(bm_sim_next_input_change(s)));
+	bm_sim_truth_at(s, 2500, &t);
+	assert_int_equal(t.inputs, 0x01);
+	free(s);
+
+	/* No [inputs]: nothing defined, nothing closed, no change ahead. */
+	load_ok(C1, &sc);
+	s = sim_new(&sc);
+	assert_int_equal(bm_sim_input_mask(s), 0);
+	assert_int_equal(bm_sim_inputs(s), 0);
+	assert_true(isinf(bm_sim_next_input_change(s)));
+	free(s);
+	/* NULL is harmless */
+	assert_int_equal(bm_sim_inputs(NULL), 0);
+	assert_int_equal(bm_sim_input_mask(NULL), 0);
+	assert_true(isinf(bm_sim_next_input_change(NULL)));
+	assert_true(isnan(bm_sim_temperature(NULL, 0)));
+	assert_true(isnan(bm_sim_residual_ma(NULL, 0)));
+	assert_false(bm_sim_has_temperature(NULL, 0));
+}
+
+/* scenarios/alarms.ini does what its comments promise. */
+static void test_alarms_scenario(void **state)
+{
+	(void)state;
+	bm_sim_scenario sc;
+	char err[256] = "";
+	if (bm_sim_load_file(repo_path("scenarios/alarms.ini"), &sc, err, sizeof err) != BM_OK)
+		fail_msg("scenarios/alarms.ini: %s", err);
+	assert_int_equal(sc.n_circuits, 2);
+	bm_sim *s = sim_new(&sc);
+	const double fs = 12800.0;
+	bm_sim_truth t;
+	/* Circuit 1 cycles 100 A / 30 A every 120 s, its temperature 75 / 34.05
+	 * degC with it: an 80 A or a 70 degC threshold triggers and releases
+	 * every period. */
+	for (int period = 0; period < 5; period++) {
+		double t0 = 120.0 * period;
+		static const struct {
+			double dt, amps, degc;
+		} pts[] = {{0, 100, 75}, {59.99, 100, 75}, {60, 30, 34.05}, {119.99, 30, 34.05}};
+		for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++) {
+			bm_sim_truth_at(s, (uint64_t)llround((t0 + pts[i].dt) * fs), &t);
+			check_rel(t.c[0].i_rms[0], pts[i].amps, 1e-9, "circuit 1 current");
+			check_close(t.c[0].temperature_c, pts[i].degc, 1e-9, "circuit 1 temperature");
+			assert_true(isnan(t.c[0].residual_ma));
+		}
+	}
+	/* Circuit 2: 5 mA, 40 mA from 60 s, 5 mA from 120 s. */
+	static const struct {
+		uint64_t n;
+		double ma;
+	} res[] = {{0, 5}, {768000 - 1, 5}, {768000, 40}, {1536000 - 1, 40}, {1536000, 5}, {100000000, 5}};
+	for (size_t i = 0; i < sizeof res / sizeof res[0]; i++) {
+		bm_sim_truth_at(s, res[i].n, &t);
+		check_close(t.c[1].residual_ma, res[i].ma, 0, "circuit 2 residual");
+		assert_true(isnan(t.c[1].temperature_c));
+	}
+	/* di1 closed 30..90 s, di2 from 45 s. */
+	static const struct {
+		double ts;
+		uint8_t in;
+	} din[] = {{0, 0}, {29.9999, 0}, {30, 1}, {44.9999, 1}, {45, 3}, {89.9999, 3}, {90, 2}, {1000, 2}};
+	for (size_t i = 0; i < sizeof din / sizeof din[0]; i++) {
+		bm_sim_truth_at(s, (uint64_t)ceil(din[i].ts * fs), &t);
+		assert_int_equal(t.inputs, din[i].in);
+	}
+	assert_int_equal(bm_sim_input_mask(s), 0x03);
+	check_close(bm_sim_next_input_change(s), 30, 0, "first change");
+	free(s);
+}
+
+/* Determinism: the auxiliary values do not depend on how the generation is
+ * split, and adding them changes no frame. */
+static void test_aux_determinism(void **state)
+{
+	(void)state;
+	bm_sim_scenario sc, plain;
+	char err[256] = "";
+	if (bm_sim_load_file(repo_path("scenarios/alarms.ini"), &sc, err, sizeof err) != BM_OK)
+		fail_msg("scenarios/alarms.ini: %s", err);
+	/* the same scenario without any auxiliary input */
+	plain = sc;
+	for (unsigned c = 0; c < plain.n_circuits; c++) {
+		plain.circuit[c].has_temperature = plain.circuit[c].has_residual = false;
+		plain.circuit[c].temperature_rise_k = 0;
+		plain.circuit[c].n_res_steps = 0;
+	}
+	plain.input_mask = 0;
+	bm_sim *a = sim_new(&sc), *b = sim_new(&sc), *p = sim_new(&plain);
+	const size_t nch = bm_sim_channels(a);
+	enum { CHUNK = 1000 };
+	float *fa = malloc(CHUNK * nch * sizeof(float)), *fb = malloc(CHUNK * nch * sizeof(float)),
+	      *fp = malloc(CHUNK * nch * sizeof(float));
+	assert_non_null(fa);
+	assert_non_null(fb);
+	assert_non_null(fp);
+	uint32_t lcg = 777;
+	/* 0..125 s: through every step and two temperature edges */
+	const uint64_t end = 125 * 12800;
+	unsigned checks = 0;
+	while (bm_sim_samples(a) < end) {
+		assert_int_equal(bm_sim_generate(a, fa, nch, CHUNK), CHUNK);
+		assert_int_equal(bm_sim_generate(p, fp, nch, CHUNK), CHUNK);
+		assert_int_equal(memcmp(fa, fp, CHUNK * nch * sizeof(float)), 0);
+		/* b in random pieces up to the same sample */
+		while (bm_sim_samples(b) < bm_sim_samples(a)) {
+			lcg = lcg * 1664525u + 1013904223u;
+			uint64_t take = 1 + (lcg >> 8) % 700;
+			uint64_t left = bm_sim_samples(a) - bm_sim_samples(b);
+			if (take > left)
+				take = left;
+			assert_int_equal(bm_sim_generate(b, fb, nch, (size_t)take), take);
+		}
+		for (unsigned c = 0; c < 2; c++) {
+			double ta = bm_sim_temperature(a, c), tb = bm_sim_temperature(b, c);
+			double ra = bm_sim_residual_ma(a, c), rb = bm_sim_residual_ma(b, c);
+			assert_int_equal(memcmp(&ta, &tb, sizeof ta), 0);
+			assert_int_equal(memcmp(&ra, &rb, sizeof ra), 0);
+		}
+		assert_int_equal(bm_sim_inputs(a), bm_sim_inputs(b));
+		assert_true(bm_sim_next_input_change(a) == bm_sim_next_input_change(b));
+		checks++;
+	}
+	assert_true(checks >= 1600);
+	free(fa);
+	free(fb);
+	free(fp);
+	free(a);
+	free(b);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1040,6 +1536,12 @@ int main(void)
 		cmocka_unit_test(test_load_angle),
 		cmocka_unit_test(test_frequency_drift_is_continuous),
 		cmocka_unit_test(test_noise_and_adc),
+		cmocka_unit_test(test_aux_parse),
+		cmocka_unit_test(test_aux_validate),
+		cmocka_unit_test(test_aux_temperature),
+		cmocka_unit_test(test_aux_steps_and_inputs),
+		cmocka_unit_test(test_alarms_scenario),
+		cmocka_unit_test(test_aux_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
