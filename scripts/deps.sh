@@ -4,7 +4,8 @@
 # Runs `apt-get update` only when something is missing. Needs root then.
 set -euo pipefail
 # libmodbus: the client of 'branchmeter read/write' (the servers are our own, in core/)
-want=(cmake make gcc libc6-dev pkg-config libinih-dev libkissfft-dev libmodbus-dev)
+# libgpiod-dev: relays and digital inputs on GPIO lines (platform/linux/gpio.c, libgpiod v1 API)
+want=(cmake make gcc libc6-dev pkg-config libinih-dev libkissfft-dev libmodbus-dev libgpiod-dev)
 if [ "${1:-build}" = test ]; then
   # cmocka: unit tests; python3 (standard library only): the integration
   # tests' checks and tests/tools; arm-none-eabi + newlib: scripts/cross-check.sh;
