@@ -141,6 +141,7 @@ typedef struct item {
 	bm_rm_info in;
 	int pattern; /* argv index of the argument that chose it: read, a pattern (-1: an exact name); write, NAME=VALUE */
 	int result;  /* read: 0 ok, >0 exception, -1 not read */
+	int skip;    /* read: a part the model lacks, matched by a pattern: left out */
 	uint16_t regs[BM_RM_ITEM_MAX_REGS];
 } item;
 
@@ -494,10 +495,14 @@ static void print_read(const item_list *l, bool json)
 {
 	if (json) {
 		fputc('{', stdout);
+		bool first = true;
 		for (size_t i = 0; i < l->n; i++) {
 			const item *it = &l->v[i];
-			if (i)
+			if (it->skip)
+				continue;
+			if (!first)
 				fputs(", ", stdout);
+			first = false;
 			bm_json_string(stdout, it->in.name);
 			fputs(": ", stdout);
 			if (it->result == 0)
@@ -554,6 +559,12 @@ int bm_cmd_read(int argc, char **argv)
 			}
 			if (rk > 0) {
 				l.v[k].result = rk;
+				/* a part the model may lack (a relay, an input, an expansion
+				 * input), matched by a pattern: simply not there */
+				if (rk == 2 && l.v[k].pattern >= 0 && l.v[k].in.requires[0]) {
+					l.v[k].skip = 1;
+					continue;
+				}
 				/* 02: a circuit the meter (or this unit id's view) lacks */
 				fprintf(stderr, "branchmeter read: %s: %s%s\n", l.v[k].in.name, modbus_strerror(MODBUS_ENOBASE + rk),
 				        rk == 2 ? " (not on this meter or unit id)" : "");

@@ -33,6 +33,8 @@ static struct {
 	bm_results r;
 	bm_metering mt;
 	bm_settings set;
+	bm_io io;
+	double temp_c[BM_MAX_CIRCUITS], res_ma[BM_MAX_CIRCUITS];
 	bm_rm_view view;
 	uint64_t windows;
 	uint32_t gen;
@@ -68,6 +70,9 @@ static void refresh(void *user)
 		sv.r = sh->snap;
 		sv.mt = sh->mt;
 		sv.set = sh->set;
+		sv.io = sh->io;
+		memcpy(sv.temp_c, sh->temp_c, sizeof sv.temp_c);
+		memcpy(sv.res_ma, sh->res_ma, sizeof sv.res_ma);
 		sv.windows = sh->windows;
 		sv.gen = sh->set_gen;
 		sv.view.rtc_unix = sh->rtc_unix;
@@ -77,6 +82,9 @@ static void refresh(void *user)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	sv.view.r = sv.windows ? &sv.r : NULL;
+	sv.view.io = &sv.io;
+	sv.view.temp_c = sv.temp_c;
+	sv.view.res_ma = sv.res_ma;
 	sv.view.ev_last = bm_events_last();
 	sv.view.ev_get = bm_events_get;
 	sv.view.mt = &sv.mt;
@@ -148,6 +156,12 @@ static int act_commit(void *ctx, const bm_settings *next)
 	sh->set = *next;
 	sh->set_gen++;
 	sv.gen = sh->set_gen;
+	/* alarms and relays take the new configuration now, so a relay command
+	 * right after a mode change finds the new mode (the sample thread applies
+	 * the rest between its chunks) */
+	bm_cfg_issue is;
+	bm_io_set_config(&sh->io, &next->io, &is);
+	sv.io = sh->io;
 	pthread_mutex_unlock(&sh->lock);
 	bool serial = memcmp(&sv.set.comm, &next->comm, sizeof next->comm) != 0;
 	sv.set = *next;
@@ -211,7 +225,20 @@ static int act_clock(void *ctx, int64_t unix_s)
 	return 0;
 }
 
-static const bm_rm_actions actions = {act_commit, act_reset, act_clock};
+static int act_relay(void *ctx, unsigned r, bool close)
+{
+	(void)ctx;
+	bm_run_shared *sh = sv.sh;
+	pthread_mutex_lock(&sh->lock);
+	/* at the time of the last window (the sample clock is the sample thread's) */
+	bm_err e = bm_io_command(&sh->io, r, close, sh->io.t_s, sh->rtc_unix * 1000);
+	if (e == BM_OK)
+		sv.io = sh->io;
+	pthread_mutex_unlock(&sh->lock);
+	return e == BM_OK ? 0 : e == BM_E_STATE ? BM_MB_EX_ILLEGAL_VALUE : BM_MB_EX_ILLEGAL_ADDRESS;
+}
+
+static const bm_rm_actions actions = {act_commit, act_reset, act_clock, act_relay};
 
 static int op_write(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, const uint16_t *regs, bool broadcast)
 {

@@ -40,7 +40,7 @@ static void csv_field(FILE *f, const char *s)
 
 static void print_csv(FILE *f)
 {
-	fputs("name,address,count,type,unit,scale,access,unlock,description\r\n", f);
+	fputs("name,address,count,type,unit,scale,access,unlock,requires,description\r\n", f);
 	bm_rm_iter it;
 	bm_rm_info in;
 	bm_rm_iter_init(&it, BM_MAX_CIRCUITS);
@@ -49,6 +49,8 @@ static void print_csv(FILE *f)
 		fprintf(f, ",%u,%u,%s,", in.addr, in.regs, bm_rm_type_name(in.type));
 		csv_field(f, in.unit);
 		fprintf(f, ",1,%s,%s,", access_name(in.access), level_name(in.level));
+		csv_field(f, in.requires);
+		fputc(',', f);
 		csv_field(f, in.desc);
 		fputs("\r\n", f);
 	}
@@ -72,27 +74,32 @@ static void print_md(FILE *f)
 	        "  an integer then reads 0. Scale is 1 everywhere: registers hold the value in the unit shown.\n"
 	        "- A read or write must cover whole items: starting or ending inside one, or touching an address\n"
 	        "  no item has, answers exception 02. So does a circuit the meter does not have.\n"
+	        "- **Requires**: an item that needs a part the model may lack (a relay, an input, a temperature or\n"
+	        "  residual-current input; `docs/models.md`) answers exception 02 on a meter without it.\n"
 	        "- **Unlock**: writes need the settings password (or, for resets, the reset password) written to\n"
 	        "  `unlock` (1000) first, on the same connection; see docs/modbus.md.\n"
-	        "- Circuit blocks: circuit *c* (1..4) configuration is at %d + (c-1)x%d, its measurement and\n"
-	        "  metering at %d + (c-1)x%d. The tables below show circuit 1.\n\n",
-	        BM_RM_VERSION, BM_RM_CCFG_BASE, BM_RM_CCFG_STRIDE, BM_RM_CIRCUIT_BASE, BM_RM_CIRCUIT_STRIDE);
+	        "- Circuit blocks: circuit *c* (1..4) configuration is at %d + (c-1)x%d, its alarm configuration at\n"
+	        "  %d + (c-1)x%d, its measurement and metering at %d + (c-1)x%d. The tables below show circuit 1.\n\n",
+	        BM_RM_VERSION, BM_RM_CCFG_BASE, BM_RM_CCFG_STRIDE, BM_RM_ACFG_BASE, BM_RM_ACFG_STRIDE, BM_RM_CIRCUIT_BASE,
+	        BM_RM_CIRCUIT_STRIDE);
 	bm_rm_iter it;
 	bm_rm_info in;
 	bm_rm_iter_init(&it, 1);
 	int section = -2;
 	while (bm_rm_next(&it, &in)) {
-		int sec = in.circuit < 0 ? (in.addr < 1000 ? 0 : 1) : (in.addr < BM_RM_CIRCUIT_BASE ? 2 : 3);
+		int sec = in.circuit < 0 ? (in.addr < 1000 ? 0 : in.addr < 1600 ? 1 : 2)
+		                         : (in.addr < BM_RM_ACFG_BASE ? 3 : in.addr < BM_RM_CIRCUIT_BASE ? 4 : 5);
 		if (sec != section) {
-			static const char *const head[] = {"Identity, status and clock", "Passwords, commands and meter settings",
-			                                   "Circuit 1 settings", "Circuit 1 values"};
-			fprintf(f, "%s## %s\n\n| address | name | type | regs | unit | access | unlock | description |\n"
-			           "|---:|---|---|---:|---|---|---|---|\n",
+			static const char *const head[] = {"Identity, status and clock", "Passwords, commands, meter settings, events",
+			                                   "Relays, digital inputs, buzzer", "Circuit 1 settings",
+			                                   "Circuit 1 alarms (configuration)", "Circuit 1 values"};
+			fprintf(f, "%s## %s\n\n| address | name | type | regs | unit | access | unlock | requires | description |\n"
+			           "|---:|---|---|---:|---|---|---|---|---|\n",
 			        section == -2 ? "" : "\n", head[sec]);
 			section = sec;
 		}
-		fprintf(f, "| %u | `%s` | %s | %u | %s | %s | %s | %s |\n", in.addr, in.name, bm_rm_type_name(in.type),
-		        in.regs, in.unit, access_name(in.access), level_name(in.level), in.desc);
+		fprintf(f, "| %u | `%s` | %s | %u | %s | %s | %s | %s | %s |\n", in.addr, in.name, bm_rm_type_name(in.type),
+		        in.regs, in.unit, access_name(in.access), level_name(in.level), in.requires, in.desc);
 	}
 }
 
@@ -111,7 +118,8 @@ int bm_cmd_registers(int argc, char **argv)
 		case 'h':
 			puts("usage: branchmeter registers [--md | --csv]\n"
 			     "  Prints the register map: Markdown (default; docs/registers.md) or CSV\n"
-			     "  (docs/registers.csv: name, address, count, type, unit, scale, access, unlock, description).");
+			     "  (docs/registers.csv: name, address, count, type, unit, scale, access, unlock, requires,\n"
+			     "  description).");
 			return 0;
 		default: return 2;
 		}

@@ -22,6 +22,8 @@
 
 #include "cli.h"
 #include "comtrade.h"
+#include "conffile.h"
+#include "gpio.h"
 #include "bm/metering.h"
 #include "fft_kiss.h"
 #include "sim.h"
@@ -51,6 +53,11 @@ typedef struct run_ctx {
 	unsigned tariff;
 	uint64_t samples;
 	double sim_unix;     /* simulated wall clock of the last window (sim only) */
+	bool gpio_inputs;    /* the digital inputs come from GPIO lines, not the source */
+	/* COMTRADE expansion channels: sums since the last window (mean
+	 * temperature, RMS residual current) */
+	double aux_t[BM_MAX_CIRCUITS], aux_r2[BM_MAX_CIRCUITS];
+	unsigned aux_nt[BM_MAX_CIRCUITS], aux_nr[BM_MAX_CIRCUITS];
 	bool finished;
 	char error[512];
 } run_ctx;
@@ -95,7 +102,12 @@ static void usage(FILE *f)
 	      "  --modbus-rtu DEVICE  Modbus RTU server on this serial port, with the settings'\n"
 	      "                address, baud, parity and stop bits (default 1, 9600 8N1)\n"
 	      "  --modbus-clients N  TCP connections served at once (default 32)\n"
-	      "  --modbus-idle S  close a TCP connection idle this long (default 60)\n",
+	      "  --modbus-idle S  close a TCP connection idle this long (default 60)\n"
+	      "  --config FILE  a configuration file (docs/configuration.md): model, Modbus, settings\n"
+	      "                by register name (applied at every start), GPIO lines; options given\n"
+	      "                here win over the file\n"
+	      "  --model CODE  the meter's model code, KPM312-... or MPM4...-X (docs/models.md); it decides\n"
+	      "                the relays, inputs and expansion inputs (default MPM4<circuits><input>0-A)\n",
 	      f);
 }
 
@@ -121,8 +133,21 @@ static bool source_read(run_ctx *rc, float *buf, size_t n)
 		}
 		if (e != BM_OK && r == 0)
 			return false;
-		for (size_t j = 0; j < r; j++)
+		for (size_t j = 0; j < r; j++) {
 			bm_comtrade_map_frame(&rc->map, vals + j * na, na, buf + (got + j) * BM_MAX_CH, BM_MAX_CH);
+			double t[BM_MAX_CIRCUITS], ma[BM_MAX_CIRCUITS];
+			bm_comtrade_map_aux(&rc->map, vals + j * na, na, t, ma);
+			for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++) {
+				if (isfinite(t[c])) {
+					rc->aux_t[c] += t[c];
+					rc->aux_nt[c]++;
+				}
+				if (isfinite(ma[c])) {
+					rc->aux_r2[c] += ma[c] * ma[c];
+					rc->aux_nr[c]++;
+				}
+			}
+		}
 		got += r;
 	}
 	return true;
@@ -145,6 +170,8 @@ static void apply_settings(run_ctx *rc, uint64_t n, uint64_t *meter_base, uint32
 	bm_cfg_issue is;
 	if (bm_metering_set_config(&rc->sh.mt, &set.metering, &is) != BM_OK)
 		fprintf(stderr, "branchmeter: metering settings not applied: %s: %s\n", is.field, is.reason);
+	if (bm_io_set_config(&rc->sh.io, &set.io, &is) != BM_OK)
+		fprintf(stderr, "branchmeter: alarm settings not applied: %s: %s\n", is.field, is.reason);
 	pthread_mutex_unlock(&rc->sh.lock);
 	if (memcmp(&set.meter, in_force, sizeof set.meter) != 0) {
 		if (bm_meter_init(&meter, &set.meter, &is) != BM_OK) {
@@ -181,6 +208,9 @@ static void *sample_thread(void *arg)
 			}
 		}
 		apply_settings(rc, n, &meter_base, &gen, &in_force);
+		/* a digital input change inside this chunk is stamped with its own
+		 * time, not the window's (sequence of events) */
+		double next_in = rc->use_sim && !rc->gpio_inputs ? bm_sim_next_input_change(rc->sim) : INFINITY;
 		size_t want = CHUNK;
 		if (limit - n < want)
 			want = (size_t)(limit - n);
@@ -216,6 +246,32 @@ static void *sample_thread(void *arg)
 				}
 				rc->sh.snap = *r;
 				rc->sh.status = (uint16_t)((r->flags & BM_WIN_LOCKED ? 1u : 0u) | (rc->sh.status & 2u));
+				/* alarms and relays from this window; the expansion inputs and
+				 * the digital inputs as the source has them now */
+				bm_al_values vals[BM_MAX_CIRCUITS];
+				const int64_t rtc_ms = rc->sh.rtc_unix * 1000 + (int64_t)(fmod(end_s, 1.0) * 1000.0);
+				static bm_sim_truth tr;
+				if (rc->use_sim) /* the expansion inputs at the window's end, exactly */
+					bm_sim_truth_at(rc->sim, (uint64_t)llround((double)meter_base + r->start + r->length), &tr);
+				for (unsigned c = 0; c < r->n_circuits; c++) {
+					if (rc->use_sim) {
+						rc->sh.temp_c[c] = tr.c[c].temperature_c;
+						rc->sh.res_ma[c] = tr.c[c].residual_ma;
+					} else { /* the recording's channels over the samples read since the last window */
+						rc->sh.temp_c[c] = rc->aux_nt[c] ? rc->aux_t[c] / rc->aux_nt[c] : NAN;
+						rc->sh.res_ma[c] = rc->aux_nr[c] ? sqrt(rc->aux_r2[c] / rc->aux_nr[c]) : NAN;
+						rc->aux_t[c] = rc->aux_r2[c] = 0.0;
+						rc->aux_nt[c] = rc->aux_nr[c] = 0;
+					}
+					vals[c].v = r->v[c];
+					vals[c].temperature_c = rc->sh.temp_c[c];
+					vals[c].residual_ma = rc->sh.res_ma[c];
+					for (unsigned q = 0; q < BM_MT_DQ_COUNT; q++) {
+						bm_mt_demand d;
+						vals[c].demand[q] = bm_metering_demand(&rc->sh.mt, c, (bm_mt_dq)q, &d) == BM_OK ? d.present : NAN;
+					}
+				}
+				bm_io_window(&rc->sh.io, vals, end_s, rtc_ms);
 				for (unsigned c = 0; c < r->n_circuits; c++) {
 					rc->e[c].ep_imp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP);
 					rc->e[c].ep_exp = bm_metering_energy_wh(&rc->sh.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP);
@@ -232,6 +288,14 @@ static void *sample_thread(void *arg)
 			}
 		}
 		n += want;
+		if (next_in <= (double)n / fs) {
+			static bm_sim_truth tin;
+			bm_sim_truth_at(rc->sim, (uint64_t)ceil(next_in * fs), &tin);
+			pthread_mutex_lock(&rc->sh.lock);
+			int64_t ms = (rc->t0_unix + rc->sh.rtc_offset_s) * 1000 + (int64_t)llround(next_in * 1000.0);
+			bm_io_inputs(&rc->sh.io, tin.inputs, next_in, ms);
+			pthread_mutex_unlock(&rc->sh.lock);
+		}
 	}
 	pthread_mutex_lock(&rc->sh.lock);
 	rc->samples = n;
@@ -272,6 +336,27 @@ static void save_if_due(run_ctx *rc, bm_state *st, bool final)
 		fprintf(stderr, "branchmeter: saving the state failed: %s\n", bm_nvm_file_error(&st->file));
 }
 
+/* Relays out to their GPIO lines, inputs in from theirs (the main thread,
+ * every ~50 ms: a line access is a system call, kept off the sample path). */
+static void gpio_sync(run_ctx *rc, bm_gpio *g)
+{
+	static uint8_t last_in = 0xFF;
+	uint8_t in = 0;
+	bool in_ok = rc->gpio_inputs && bm_gpio_get_inputs(g, &in) == BM_OK;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&rc->sh.lock);
+	uint8_t out = rc->sh.io.do_state;
+	if (in_ok && in != last_in) {
+		int64_t ms = ((int64_t)now.tv_sec + rc->sh.rtc_offset_s) * 1000 + now.tv_nsec / 1000000;
+		bm_io_inputs(&rc->sh.io, in, rc->sh.io.t_s, ms);
+		last_in = in;
+	}
+	pthread_mutex_unlock(&rc->sh.lock);
+	if (bm_gpio_set_outputs(g, out) != BM_OK)
+		fprintf(stderr, "branchmeter: GPIO: setting the relays failed\n");
+}
+
 /* Energy rollovers and monthly freezes the metering counted, into the event
  * log (the main thread's job: an append syncs the file). */
 static void take_events(run_ctx *rc)
@@ -287,7 +372,19 @@ static void take_events(run_ctx *rc)
 		have_month = bm_metering_month(&rc->sh.mt, 0, &m) == BM_OK;
 	int64_t t = rc->sh.rtc_unix;
 	double thr = rc->sh.mt.cfg.rollover_wh;
+	bm_io_event ev[BM_IO_EVENTS_MAX];
+	size_t nev = bm_io_take_events(&rc->sh.io, ev, BM_IO_EVENTS_MAX);
 	pthread_mutex_unlock(&rc->sh.lock);
+	for (size_t i = 0; i < nev; i++) {
+		const bm_io_event *e = &ev[i];
+		int64_t when = e->rtc_ms / 1000;
+		if (e->kind <= 1) /* alarms: code = type, or 100 + input number for an input's alarm */
+			bm_events_add(when, e->kind == 0 ? BM_EV_ALARM_ON : BM_EV_ALARM_OFF, BM_EV_SRC_METER, e->circuit,
+			              e->circuit < 0 ? 101u + e->index : e->index, e->value, 0);
+		else
+			bm_events_add(when, e->kind == 2 ? BM_EV_INPUT : BM_EV_RELAY, BM_EV_SRC_METER, -1, e->index + 1u,
+			              e->value, 0);
+	}
 	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
 		if (roll[c])
 			bm_events_add(t, BM_EV_ROLLOVER, BM_EV_SRC_METER, (int)c, 0, thr, roll[c]);
@@ -312,6 +409,10 @@ static void print_summary(run_ctx *rc, bool json)
 	unix_s = (double)rc->sh.rtc_unix;
 	memcpy(e, rc->e, sizeof e);
 	tariff = rc->tariff;
+	uint32_t alarms[BM_MAX_CIRCUITS] = {0};
+	for (unsigned c = 0; c < rc->sh.io.n_circuits && c < BM_MAX_CIRCUITS; c++)
+		alarms[c] = bm_io_alarm_status(&rc->sh.io, c);
+	unsigned relays = rc->sh.io.do_state, inputs = rc->sh.io.di_state, di_alarms = bm_io_di_alarm_status(&rc->sh.io);
 	pthread_mutex_unlock(&rc->sh.lock);
 	double t = (double)samples / rc->cfg.sample_rate;
 	if (windows == 0) {
@@ -344,9 +445,16 @@ static void print_summary(run_ctx *rc, bool json)
 			bm_json_number(stdout, e[c].dp.present);
 			printf(",\"DP_max_W\":");
 			bm_json_number(stdout, e[c].dp.max);
+			printf(",\"alarms\":[");
+			for (unsigned k = 0, first = 1; k < BM_AL_TYPE_COUNT; k++)
+				if (alarms[c] >> k & 1u) {
+					printf("%s\"%s\"", first ? "" : ",", bm_al_table[k].name);
+					first = 0;
+				}
+			putchar(']');
 			putchar('}');
 		}
-		puts("]}");
+		printf("],\"relays\":%u,\"inputs\":%u,\"input_alarms\":%u}\n", relays, inputs, di_alarms);
 		fflush(stdout);
 		return;
 	}
@@ -358,8 +466,9 @@ static void print_summary(run_ctx *rc, bool json)
 		strftime(clock, sizeof clock, "  %Y-%m-%d %H:%M:%S", &tm);
 	}
 	const double *v0 = r.v[0];
-	printf("t=%.1f s%s  window %u  F=%.4f Hz  U=%.2f/%.2f/%.2f V%s\n", t, clock, r.seq, v0[BM_Q_F], v0[BM_Q_U1],
-	       v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)");
+	printf("t=%.1f s%s  window %u  F=%.4f Hz  U=%.2f/%.2f/%.2f V%s  relays %x inputs %x%s\n", t, clock, r.seq,
+	       v0[BM_Q_F], v0[BM_Q_U1], v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)", relays,
+	       inputs, di_alarms ? "  INPUT ALARM" : "");
 	for (unsigned c = 0; c < r.n_circuits; c++) {
 		const double *v = r.v[c];
 		static const char *const seq[] = {"ok", "reversed", "loss/weak"};
@@ -374,6 +483,13 @@ static void print_summary(run_ctx *rc, bool json)
 		       " (max %s)\n",
 		       e[c].ep_imp / 1e3, e[c].ep_exp / 1e3, e[c].eq_imp / 1e3, e[c].eq_exp / 1e3, tariff,
 		       e[c].dp.present / 1e3, dmax);
+		if (alarms[c]) {
+			printf("     ALARM:");
+			for (unsigned k = 0; k < BM_AL_TYPE_COUNT; k++)
+				if (alarms[c] >> k & 1u)
+					printf(" %s", bm_al_table[k].name);
+			putchar('\n');
+		}
 		printf("     THD-U %5.2f %%  THD-I %6.2f %6.2f %6.2f %%  K %5.2f  unbalance U %5.2f %% I %5.2f %%  "
 		       "sequence U %s I %s\n",
 		       v[BM_Q_THDU1], v[BM_Q_THDI1], v[BM_Q_THDI2], v[BM_Q_THDI3], v[BM_Q_K1], v[BM_Q_Uunb2], v[BM_Q_Iunb2],
@@ -392,9 +508,13 @@ int bm_cmd_run(int argc, char **argv)
 		{"save-interval", required_argument, NULL, 'I'},
 		{"modbus-tcp", required_argument, NULL, 'T'}, {"modbus-rtu", required_argument, NULL, 'R'},
 		{"modbus-clients", required_argument, NULL, 'C'}, {"modbus-idle", required_argument, NULL, 'L'},
+		{"model", required_argument, NULL, 'M'}, {"config", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	bm_mb_opts mbo = {NULL, NULL, 32, 60.0};
+	const char *model_arg = NULL, *config_arg = NULL;
+	static bm_conf conf;
+	bm_gpio *gpio = NULL;
 	static run_ctx rc;
 	static bm_state st;
 	const char *state_dir = NULL;
@@ -431,6 +551,8 @@ int bm_cmd_run(int argc, char **argv)
 				return 2;
 			break;
 		case 'T': mbo.tcp = optarg; break;
+		case 'M': model_arg = optarg; break;
+		case 'F': config_arg = optarg; break;
 		case 'R': mbo.rtu = optarg; break;
 		case 'C': {
 			double v;
@@ -452,6 +574,22 @@ int bm_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	char err[512];
+	if (config_arg) { /* the command line wins over the file */
+		if (bm_conf_load(config_arg, &conf, err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: %s\n", err);
+			return 1;
+		}
+		if (!model_arg && conf.model[0])
+			model_arg = conf.model;
+		if (!mbo.tcp && conf.tcp[0])
+			mbo.tcp = conf.tcp;
+		if (!mbo.rtu && conf.rtu[0])
+			mbo.rtu = conf.rtu;
+		if (conf.clients)
+			mbo.max_clients = conf.clients;
+		if (conf.idle_s > 0)
+			mbo.idle_s = conf.idle_s;
+	}
 	if (strcmp(source, "sim") == 0 || strncmp(source, "sim:", 4) == 0) {
 		static bm_sim_scenario sc;
 		if (source[3] == ':') {
@@ -497,15 +635,34 @@ int bm_cmd_run(int argc, char **argv)
 	 * an offset the clock registers set); local time from the process's
 	 * time zone */
 	rc.t0_unix = rc.use_sim ? (int64_t)floor(bm_sim_time(rc.sim)) : (int64_t)time(NULL);
+	/* the model: what relays, inputs and expansion inputs there are */
+	char defmodel[16];
+	snprintf(defmodel, sizeof defmodel, "MPM4%u%u0-A", (unsigned)rc.cfg.n_circuits,
+	         rc.cfg.circuit[0].sensor[0].type == BM_SENSOR_RCOIL ? 1u : 2u);
+	const char *mwhy = NULL;
+	if (bm_model_parse(model_arg ? model_arg : defmodel, &rc.sh.model, &mwhy) != BM_OK) {
+		fprintf(stderr, "branchmeter: --model %s: %s (docs/models.md)\n", model_arg ? model_arg : defmodel, mwhy);
+		return 2;
+	}
+	if (rc.sh.model.n_circuits != rc.cfg.n_circuits) {
+		fprintf(stderr, "branchmeter: model %s has %u circuits, the source %u\n", rc.sh.model.code,
+		        (unsigned)rc.sh.model.n_circuits, (unsigned)rc.cfg.n_circuits);
+		return 2;
+	}
 	/* settings: the source's sensors and the documented defaults, unless
 	 * the state directory holds settings saved for this source */
 	bm_settings_default(&rc.sh.factory, &rc.cfg);
+	rc.sh.factory.caps = rc.sh.model.caps;
 	{ /* offset = the Unix time minus the same wall-clock reading taken as local */
 		time_t tt = (time_t)rc.t0_unix;
 		struct tm g;
 		gmtime_r(&tt, &g);
 		g.tm_isdst = -1;
 		rc.sh.factory.metering.utc_offset_s = (int32_t)(tt - mktime(&g));
+	}
+	if (config_arg && bm_conf_apply_settings(&conf, &rc.sh.factory, err, sizeof err) != BM_OK) {
+		fprintf(stderr, "branchmeter: %s\n", err);
+		return 1;
 	}
 	rc.sh.set = rc.sh.factory;
 	char sdir[1024] = "";
@@ -527,15 +684,21 @@ int bm_cmd_run(int argc, char **argv)
 		static bm_saved_settings saved;
 		if (bm_state_load_settings(&st, &saved, &set_why) == BM_OK) {
 			bm_cfg_issue is2;
+			saved.set.caps = rc.sh.model.caps; /* the model given now rules */
 			if (saved.set.meter.n_circuits != rc.cfg.n_circuits || saved.set.meter.sample_rate != rc.cfg.sample_rate)
 				set_why = "saved settings are for another source (circuits or sample rate): defaults used";
 			else if (bm_settings_validate(&saved.set, &is2) != BM_OK)
-				set_why = "saved settings are not valid: defaults used";
+				set_why = "saved settings do not fit this model or are not valid: defaults used";
 			else {
 				rc.sh.set = saved.set;
 				rc.sh.rtc_offset_s = saved.rtc_offset_s;
 			}
 		}
+	}
+	/* the file's settings win over saved ones at every start */
+	if (config_arg && bm_conf_apply_settings(&conf, &rc.sh.set, err, sizeof err) != BM_OK) {
+		fprintf(stderr, "branchmeter: %s\n", err);
+		return 1;
 	}
 	rc.cfg = rc.sh.set.meter;
 	rc.sh.src_unix = rc.t0_unix;
@@ -570,6 +733,41 @@ int bm_cmd_run(int argc, char **argv)
 	if (!bm_attach_harmonics(&meter, &pq, &fft, false))
 		fprintf(stderr, "branchmeter: note: no harmonic analysis at %u S/s in this build\n", rc.cfg.sample_rate);
 	bm_ident_fill(&rc.sh.ident, &rc.cfg);
+	snprintf(rc.sh.ident.model, sizeof rc.sh.ident.model, "%s", rc.sh.model.code);
+	if (bm_io_init(&rc.sh.io, &rc.sh.set.io, &rc.sh.set.caps, rc.cfg.n_circuits, &is) != BM_OK) {
+		fprintf(stderr, "branchmeter: alarm settings rejected: %s: %s\n", is.field, is.reason);
+		return 1;
+	}
+	for (unsigned c = 0; c < BM_MAX_CIRCUITS; c++)
+		rc.sh.temp_c[c] = rc.sh.res_ma[c] = NAN;
+	if (config_arg) { /* relays and inputs on GPIO lines */
+		bool any = false;
+		for (unsigned k = 0; k < BM_DO_MAX; k++)
+			if (conf.dout[k].used) {
+				any = true;
+				if (k >= rc.sh.set.caps.n_do) {
+					fprintf(stderr, "branchmeter: %s: [gpio] DO%u: model %s has %u relays\n", config_arg, k + 1,
+					        rc.sh.model.code, (unsigned)rc.sh.set.caps.n_do);
+					return 1;
+				}
+			}
+		for (unsigned k = 0; k < BM_DI_MAX; k++)
+			if (conf.din[k].used) {
+				any = true;
+				if (k >= rc.sh.set.caps.n_di) {
+					fprintf(stderr, "branchmeter: %s: [gpio] DI%u: model %s has %u digital inputs\n", config_arg,
+					        k + 1, rc.sh.model.code, (unsigned)rc.sh.set.caps.n_di);
+					return 1;
+				}
+			}
+		if (any && bm_gpio_open(&gpio, conf.dout, conf.din, "branchmeter", err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: GPIO: %s\n", err);
+			return 1;
+		}
+		rc.gpio_inputs = false;
+		for (unsigned k = 0; k < BM_DI_MAX; k++)
+			rc.gpio_inputs |= conf.din[k].used;
+	}
 	pthread_mutex_init(&rc.sh.lock, NULL);
 	pthread_cond_init(&rc.sh.wake, NULL);
 	struct sigaction sa;
@@ -588,7 +786,8 @@ int bm_cmd_run(int argc, char **argv)
 			printf("  state: %s: %s\n", sdir, restored && strcmp(why, "loaded") == 0 ? "energies restored" : why);
 		else
 			printf("  state: %s\n", why);
-		printf("  settings: %s\n", set_why);
+		printf("  settings: %s%s%s\n", set_why, config_arg ? ", then " : "", config_arg ? config_arg : "");
+		printf("  model: %s\n", bm_model_describe(&rc.sh.model, (char[160]){0}, 160));
 		fflush(stdout);
 	}
 	struct bm_mbsrv *mbs = NULL;
@@ -624,6 +823,8 @@ int bm_cmd_run(int argc, char **argv)
 		if (fin || stop_flag)
 			break;
 		take_events(&rc);
+		if (gpio)
+			gpio_sync(&rc, gpio);
 		save_if_due(&rc, &st, false);
 		double wait = next - mono();
 		if (wait > 0) {
@@ -648,6 +849,7 @@ int bm_cmd_run(int argc, char **argv)
 	stop_flag = 1;
 	pthread_join(th, NULL);
 	bm_mb_stop(mbs);
+	bm_gpio_close(gpio); /* relays open when the meter stops */
 	take_events(&rc);
 	save_if_due(&rc, &st, true);
 	bm_events_add(rc.sh.rtc_unix, BM_EV_POWER_OFF, BM_EV_SRC_METER, -1, 0, 0, 0);

@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bm/alarm.h"
 #include "bm/metering.h"
+#include "bm/model.h"
 #include "bm/regmap.h"
 #include "bm/settings.h"
 
@@ -27,6 +29,9 @@ typedef struct bm_run_shared {
 	pthread_cond_t wake;      /* the main thread: a save is due, or the run ended */
 	bm_results snap;          /* last window */
 	bm_metering mt;           /* the sample thread's metering, updated under lock */
+	bm_io io;                 /* alarms, relays, inputs: updated under lock */
+	double temp_c[BM_MAX_CIRCUITS], res_ma[BM_MAX_CIRCUITS]; /* expansion inputs, last window (NaN: none) */
+	bm_model model;
 	bm_settings set;          /* the settings in force */
 	bm_settings factory;      /* what a factory reset restores */
 	uint32_t set_gen;         /* bumped by every change of `set` */

@@ -29,7 +29,7 @@
 #include "bm/quantity.h"
 #include "bm/regmap.h"
 
-enum { S_METER = 0, S_CCFG, S_CIRC, S_COUNT };
+enum { S_METER = 0, S_CCFG, S_ACFG, S_CIRC, S_COUNT };
 
 /* What an item's value is. */
 enum {
@@ -39,7 +39,8 @@ enum {
 	K_P1072, K_P1073, K_TSTART, K_TTARIFF,
 	K_CTRATIO,
 	K_Q, K_EF, K_EI, K_TF, K_TI, K_DEM, K_LOAD, K_MM, K_H, K_MONTH,
-	K_EVLAST, K_EVSEL, K_EVENT
+	K_EVLAST, K_EVSEL, K_EVENT,
+	K_IOSTAT, K_DOCMD, K_DICOUNT, K_SOE, K_ALSTAT, K_AUX
 };
 
 typedef struct rm_block {
@@ -61,19 +62,29 @@ typedef struct rm_block {
 
 enum { FK_U8, FK_U16, FK_U32, FK_I32, FK_F64, FK_ENUM };
 
+/* Name prefixes of fields repeated per item: alarm type, relay, input. */
+enum { PFX_NONE = 0, PFX_AL, PFX_DO, PFX_DI };
+
 typedef struct rm_field {
 	const char *name;
 	uint8_t type; /* register type */
 	uint8_t fk;   /* C type of the field */
-	uint16_t off; /* offsetof(bm_settings, ...) for circuit 1 / input I1 */
+	uint16_t off; /* offsetof(bm_settings, ...) for circuit 1 / input I1 / item 0 */
 	uint16_t cstride; /* bytes between circuits (0: meter-wide) */
+	uint16_t istride; /* bytes between the items of a block (alarm types, relays, inputs) */
+	uint8_t pfx;      /* PFX_*: the item's name prefix */
 	const char *unit;
 	const char *desc;
 } rm_field;
 
 #define OFF(m) ((uint16_t)offsetof(bm_settings, m))
 #define CS ((uint16_t)sizeof(bm_circuit_cfg))
-#define FLD(n, t, k, m, cs, u, d) {n, t, k, OFF(m), cs, u, d}
+#define FLD(n, t, k, m, cs, u, d) {n, t, k, OFF(m), cs, 0, PFX_NONE, u, d}
+#define FLDI(n, t, k, m, cs, is, pfx, u, d) {n, t, k, OFF(m), cs, is, pfx, u, d}
+#define ALS ((uint16_t)sizeof(bm_al_cfg))
+#define ALC ((uint16_t)(sizeof(bm_al_cfg) * BM_AL_TYPE_COUNT))
+#define DOS ((uint16_t)sizeof(bm_do_cfg))
+#define DIS ((uint16_t)sizeof(bm_di_cfg))
 
 enum {
 	F_NOMINAL_HZ, F_VT_RATIO, F_U_NOMINAL, F_U_MIN,
@@ -84,7 +95,10 @@ enum {
 	F_WEB_PORT, F_FTP, F_FTP_PORT, F_LANG, F_KEYTONE, F_BACKLIGHT, F_BRIGHT,
 	F_WIRING, F_IMIN, F_LOADTH,
 	F_IN0, /* 7 fields per input: type, primary, secondary, nominal, gain, phase, offset; ×4 inputs */
-	F_COUNT = F_IN0 + 28
+	F_AL_EN = F_IN0 + 28, F_AL_BUZ, F_AL_RELAYS, F_AL_THR, F_AL_REL, F_AL_DELAY,
+	F_DO_MODE, F_DO_PULSE, F_DO_DELAY, F_DO_HOLD, F_DO_PULSE_S,
+	F_DI_ALARM, F_DI_LEVEL, F_DI_BUZ, F_DI_RELAYS, F_DI_DELAY,
+	F_COUNT
 };
 
 #define UCAL(k) \
@@ -149,6 +163,26 @@ static const rm_field fields[F_COUNT] = {
 	FLD("load_threshold", BM_RT_F32, FK_F64, metering.load_threshold_a[0], (uint16_t)sizeof(double), "A",
 	    "Load time counts while the largest phase current exceeds this, 0..1000000 A"),
 	INPUT(0, "I1"), INPUT(1, "I2"), INPUT(2, "I3"), INPUT(3, "In"),
+	FLDI("enabled", BM_RT_U16, FK_U8, io.al[0][0].enabled, ALC, ALS, PFX_AL, "", "0 disabled, 1 enabled"),
+	FLDI("buzzer", BM_RT_U16, FK_U8, io.al[0][0].buzzer, ALC, ALS, PFX_AL, "", "1: sounds the buzzer while active"),
+	FLDI("relays", BM_RT_U16, FK_U8, io.al[0][0].relay_mask, ALC, ALS, PFX_AL, "",
+	     "relays it drives in alarm mode: bit 0 relay 1 .. bit 3 relay 4"),
+	FLDI("threshold", BM_RT_F32, FK_F64, io.al[0][0].threshold, ALC, ALS, PFX_AL, "(type's)",
+	     "activation threshold, in the alarm type's unit"),
+	FLDI("release", BM_RT_F32, FK_F64, io.al[0][0].release_pct, ALC, ALS, PFX_AL, "%",
+	     "release point, % of the threshold: over alarms 50..100, under alarms 100..200"),
+	FLDI("delay", BM_RT_F32, FK_F64, io.al[0][0].delay_s, ALC, ALS, PFX_AL, "s", "activation delay, 0..3600 s"),
+	FLDI("mode", BM_RT_U16, FK_U8, io.dout[0].mode, 0, DOS, PFX_DO, "", "Relay mode: 0 manual (remote control), 1 alarm"),
+	FLDI("pulse", BM_RT_U16, FK_U8, io.dout[0].pulse, 0, DOS, PFX_DO, "",
+	     "Pulse mode: 1 closes for pulse_time at each command or alarm, then opens"),
+	FLDI("delay", BM_RT_F32, FK_F64, io.dout[0].delay_s, 0, DOS, PFX_DO, "s", "Alarm mode: close this long after the alarm, 0..3600 s"),
+	FLDI("hold", BM_RT_F32, FK_F64, io.dout[0].hold_s, 0, DOS, PFX_DO, "s", "Alarm mode: stay closed at least this long, 0..3600 s"),
+	FLDI("pulse_time", BM_RT_F32, FK_F64, io.dout[0].pulse_s, 0, DOS, PFX_DO, "s", "Pulse length, 0.1..3600 s"),
+	FLDI("alarm", BM_RT_U16, FK_U8, io.di[0].alarm, 0, DIS, PFX_DI, "", "Logic alarm from this input: 0 off, 1 on"),
+	FLDI("level", BM_RT_U16, FK_U8, io.di[0].level, 0, DIS, PFX_DI, "", "Alarm while the input is 1 closed / 0 open"),
+	FLDI("buzzer", BM_RT_U16, FK_U8, io.di[0].buzzer, 0, DIS, PFX_DI, "", "1: the input's alarm sounds the buzzer"),
+	FLDI("relays", BM_RT_U16, FK_U8, io.di[0].relay_mask, 0, DIS, PFX_DI, "", "relays the input's alarm drives (bits)"),
+	FLDI("delay", BM_RT_F32, FK_F64, io.di[0].delay_s, 0, DIS, PFX_DI, "s", "input alarm delay, 0..3600 s"),
 };
 
 /* ---- the table ----------------------------------------------------------- */
@@ -161,6 +195,8 @@ static const rm_field fields[F_COUNT] = {
 /* a meter-wide settings field at address a */
 #define MF(a, f) {a, S_METER, K_FIELD, f, 1, 0, 0, RW, LS, NULL, NULL, NULL}
 #define CF(a, f) {a, S_CCFG, K_FIELD, f, 1, 0, 0, RW, LS, NULL, NULL, NULL}
+/* a settings field repeated for n items (alarm types, relays, inputs) */
+#define FB(a, sc, f, n) {a, sc, K_FIELD, f, n, 0, 0, RW, LS, NULL, NULL, NULL}
 #define INBLK(a, p) \
 	CF(a, F_IN0 + 7 * (p)), CF(a + 1, F_IN0 + 7 * (p) + 1), CF(a + 3, F_IN0 + 7 * (p) + 2), \
 	CF(a + 5, F_IN0 + 7 * (p) + 3), CF(a + 7, F_IN0 + 7 * (p) + 4), CF(a + 9, F_IN0 + 7 * (p) + 5), \
@@ -228,6 +264,24 @@ static const rm_block blocks[] = {
 	{1192, S_METER, K_EVSEL, 0, 1, 2, BM_RT_U32, RW, 0, "event_select", "",
 	 "Event shown as E1, older ones follow (0: the newest); per connection, written alone"},
 	{1200, S_METER, K_EVENT, 0, BM_RM_EVENTS * 8, 2, BM_RT_U32, R, 0, NULL, NULL, NULL},
+	/* relays, digital inputs, buzzer (spec 5.9, 5.10.2, 7.5.7; KPM312 DI / DO; docs/alarms.md) */
+	{1600, S_METER, K_IOSTAT, 0, 1, 1, BM_RT_U16, R, 0, "relays", "", "Relay states: bit r = relay r+1 closed"},
+	{1601, S_METER, K_IOSTAT, 1, 1, 1, BM_RT_U16, R, 0, "inputs", "", "Digital inputs: bit i = input i+1 closed"},
+	{1602, S_METER, K_IOSTAT, 2, 1, 1, BM_RT_U16, R, 0, "buzzer", "", "1 while an alarm with the buzzer is active"},
+	{1603, S_METER, K_IOSTAT, 3, 1, 1, BM_RT_U16, R, 0, "input_alarms", "", "Input logic alarms active: bit i = input i+1"},
+	{1604, S_METER, K_IOSTAT, 4, 1, 1, BM_RT_U16, R, 0, "alarms", "", "Circuits with an active alarm: bit c = circuit c+1"},
+	{1610, S_METER, K_DOCMD, 0, BM_DO_MAX, 1, BM_RT_U16, RW, LS, "command", "",
+	 "Manual mode: 1 closes, 0 opens (pulse mode: 1 closes for pulse_time); reads the last command; written alone"},
+	FB(1620, S_METER, F_DO_MODE, BM_DO_MAX), FB(1624, S_METER, F_DO_PULSE, BM_DO_MAX),
+	FB(1628, S_METER, F_DO_DELAY, BM_DO_MAX), FB(1636, S_METER, F_DO_HOLD, BM_DO_MAX),
+	FB(1644, S_METER, F_DO_PULSE_S, BM_DO_MAX),
+	FB(1660, S_METER, F_DI_ALARM, BM_DI_MAX), FB(1664, S_METER, F_DI_LEVEL, BM_DI_MAX),
+	FB(1668, S_METER, F_DI_BUZ, BM_DI_MAX), FB(1672, S_METER, F_DI_RELAYS, BM_DI_MAX),
+	FB(1676, S_METER, F_DI_DELAY, BM_DI_MAX),
+	{1700, S_METER, K_DICOUNT, 0, BM_DI_MAX, 2, BM_RT_U32, R, 0, "count", "", "Changes counted (both edges)"},
+	{1710, S_METER, K_SOE, 0, 16, 4, BM_RT_U64, R, 0, "time_ms", "ms", "Unix time in milliseconds (0: none)"},
+	{1774, S_METER, K_SOE, 1, 16, 1, BM_RT_U16, R, 0, "input", "", "input number 1..4 (0: none)"},
+	{1790, S_METER, K_SOE, 2, 16, 1, BM_RT_U16, R, 0, "state", "", "new state: 1 closed, 0 open"},
 
 	/* circuit configuration (spec 7.5.1-7.5.3), stride BM_RM_CCFG_STRIDE */
 	CF(2000, F_WIRING), CF(2001, F_IMIN),
@@ -236,6 +290,11 @@ static const rm_block blocks[] = {
 	 "primary to ratio x secondary, and scales its nominal"},
 	CF(2005, F_LOADTH),
 	INBLK(2010, 0), INBLK(2030, 1), INBLK(2050, 2), INBLK(2070, 3),
+
+	/* circuit alarm configuration (spec 7.5.6), stride BM_RM_ACFG_STRIDE */
+	FB(3000, S_ACFG, F_AL_EN, BM_AL_TYPE_COUNT), FB(3016, S_ACFG, F_AL_BUZ, BM_AL_TYPE_COUNT),
+	FB(3032, S_ACFG, F_AL_RELAYS, BM_AL_TYPE_COUNT), FB(3048, S_ACFG, F_AL_THR, BM_AL_TYPE_COUNT),
+	FB(3080, S_ACFG, F_AL_REL, BM_AL_TYPE_COUNT), FB(3112, S_ACFG, F_AL_DELAY, BM_AL_TYPE_COUNT),
 
 	/* circuit measurement and metering, stride BM_RM_CIRCUIT_STRIDE */
 	{10000, S_CIRC, K_Q, 0, BM_Q_COUNT, 2, BM_RT_F32, R, 0, NULL, NULL, NULL},
@@ -249,6 +308,10 @@ static const rm_block blocks[] = {
 	{10718, S_CIRC, K_DEM, 3, 3, 2, BM_RT_U32, R, 0, "_max_time", "s", "time of the maximum demand (Unix, end of its interval)"},
 	{10750, S_CIRC, K_LOAD, 0, 1, 2, BM_RT_U32, R, 0, "load_time", "s",
 	 "Load time: seconds with current above the load threshold"},
+	{10752, S_CIRC, K_ALSTAT, 0, 1, 2, BM_RT_U32, R, 0, "alarms", "",
+	 "Active alarms: bit n = alarm type n (docs/alarms.md: 0 over_i .. 15 over_ires)"},
+	{10754, S_CIRC, K_AUX, 0, 1, 2, BM_RT_F32, R, 0, "temperature", "degC", "Temperature (expansion input)"},
+	{10756, S_CIRC, K_AUX, 1, 1, 2, BM_RT_F32, R, 0, "residual", "mA", "Residual (zero-sequence) current (expansion input)"},
 	{10800, S_CIRC, K_MM, 0, BM_MT_MM_COUNT, 2, BM_RT_F32, R, 0, "_max", NULL, "maximum"},
 	{10850, S_CIRC, K_MM, 1, BM_MT_MM_COUNT, 2, BM_RT_U32, R, 0, "_max_time", "s", "time of the maximum (Unix)"},
 	{10900, S_CIRC, K_MM, 2, BM_MT_MM_COUNT, 2, BM_RT_F32, R, 0, "_min", NULL, "minimum"},
@@ -316,6 +379,8 @@ static uint32_t scope_base(unsigned scope, unsigned c)
 {
 	if (scope == S_CCFG)
 		return (uint32_t)c * BM_RM_CCFG_STRIDE;
+	if (scope == S_ACFG)
+		return (uint32_t)c * BM_RM_ACFG_STRIDE;
 	if (scope == S_CIRC)
 		return (uint32_t)c * BM_RM_CIRCUIT_STRIDE;
 	return 0;
@@ -323,17 +388,53 @@ static uint32_t scope_base(unsigned scope, unsigned c)
 
 static unsigned item_regs(const rm_block *b);
 
+/* What an item needs the model to have: "" if nothing (documents); with
+ * caps, whether it is there. */
+static const char *requires(const rm_block *b, unsigned c, unsigned item, const bm_io_caps *caps, bool *present)
+{
+	const char *need = "";
+	bool ok = true;
+	unsigned pfx = b->kind == K_FIELD && b->arg < F_COUNT ? fields[b->arg].pfx : PFX_NONE;
+	static const char *const relay[BM_DO_MAX] = {"relay 1", "relay 2", "relay 3", "relay 4"};
+	static const char *const input[BM_DI_MAX] = {"input 1", "input 2", "input 3", "input 4"};
+	if (b->kind == K_DOCMD || pfx == PFX_DO) {
+		need = relay[item];
+		ok = !caps || item < caps->n_do;
+	} else if (b->kind == K_DICOUNT || pfx == PFX_DI) {
+		need = input[item];
+		ok = !caps || item < caps->n_di;
+	} else if (b->kind == K_SOE || (b->kind == K_IOSTAT && (b->arg == 1 || b->arg == 3))) {
+		need = "inputs";
+		ok = !caps || caps->n_di > 0;
+	} else if (b->kind == K_IOSTAT && b->arg == 0) {
+		need = "relay 1";
+		ok = !caps || caps->n_do > 0;
+	} else if ((b->kind == K_AUX && b->arg == 0) || (pfx == PFX_AL && item == BM_AL_OVER_T)) {
+		need = "temperature";
+		ok = !caps || (caps->temperature >> c & 1u);
+	} else if ((b->kind == K_AUX && b->arg == 1) || (pfx == PFX_AL && item == BM_AL_OVER_IRES)) {
+		need = "residual current";
+		ok = !caps || (caps->residual >> c & 1u);
+	}
+	if (present)
+		*present = ok;
+	return need;
+}
+
 /* Finds the item holding `addr`: block, circuit (0 for meter-wide), item and
  * the register's offset in it. Circuits the view cannot see are not found.
  * The table is sorted by (scope, address), so this is a binary search. */
-static bool locate(uint16_t addr, unsigned n_circuits, int view, const rm_block **blk, unsigned *circuit,
-                   unsigned *item, unsigned *off)
+static bool locate(uint16_t addr, unsigned n_circuits, const bm_io_caps *caps, int view, const rm_block **blk,
+                   unsigned *circuit, unsigned *item, unsigned *off)
 {
 	unsigned scope = S_METER, c = 0;
 	uint32_t a = addr;
 	if (a >= BM_RM_CIRCUIT_BASE) {
 		scope = S_CIRC;
 		c = (a - BM_RM_CIRCUIT_BASE) / BM_RM_CIRCUIT_STRIDE;
+	} else if (a >= BM_RM_ACFG_BASE) {
+		scope = S_ACFG;
+		c = (a - BM_RM_ACFG_BASE) / BM_RM_ACFG_STRIDE;
 	} else if (a >= BM_RM_CCFG_BASE) {
 		scope = S_CCFG;
 		c = (a - BM_RM_CCFG_BASE) / BM_RM_CCFG_STRIDE;
@@ -363,6 +464,10 @@ static bool locate(uint16_t addr, unsigned n_circuits, int view, const rm_block 
 		if (c >= n_circuits)
 			return false;
 	}
+	bool present;
+	requires(b, c, (a - b->addr) / r, caps, &present);
+	if (!present)
+		return false;
 	*blk = b;
 	*circuit = c;
 	*item = (a - b->addr) / r;
@@ -438,9 +543,9 @@ typedef struct rm_val {
 	uint16_t dt[6];
 } rm_val;
 
-static double field_get(const bm_settings *s, const rm_field *f, unsigned c)
+static double field_get(const bm_settings *s, const rm_field *f, unsigned c, unsigned item)
 {
-	const unsigned char *p = (const unsigned char *)s + f->off + (size_t)f->cstride * c;
+	const unsigned char *p = (const unsigned char *)s + f->off + (size_t)f->cstride * c + (size_t)f->istride * item;
 	switch (f->fk) {
 	case FK_U8: return *(const uint8_t *)p;
 	case FK_U16: return *(const uint16_t *)(const void *)p;
@@ -453,9 +558,9 @@ static double field_get(const bm_settings *s, const rm_field *f, unsigned c)
 
 /* Sets a field; false when the value does not fit its C type (it would
  * wrap into something valid-looking). */
-static bool field_set(bm_settings *s, const rm_field *f, unsigned c, double v)
+static bool field_set(bm_settings *s, const rm_field *f, unsigned c, unsigned item, double v)
 {
-	unsigned char *p = (unsigned char *)s + f->off + (size_t)f->cstride * c;
+	unsigned char *p = (unsigned char *)s + f->off + (size_t)f->cstride * c + (size_t)f->istride * item;
 	switch (f->fk) {
 	case FK_U8:
 		if (!(v >= 0 && v <= 255))
@@ -551,7 +656,7 @@ static void value_of(const bm_rm_view *v, const bm_rm_session *ses, uint32_t now
 		if (b->arg == 0xFFFF) { /* rollover, Wh as an integer */
 			out->i = (int64_t)set->metering.rollover_wh;
 		} else {
-			double x = field_get(set, &fields[b->arg], c);
+			double x = field_get(set, &fields[b->arg], c, item);
 			out->f = x;
 			out->i = (int64_t)x;
 		}
@@ -617,6 +722,29 @@ static void value_of(const bm_rm_view *v, const bm_rm_session *ses, uint32_t now
 		}
 		break;
 	}
+	case K_IOSTAT:
+		if (v->io) {
+			uint32_t any = 0;
+			for (unsigned k = 0; k < v->io->n_circuits; k++)
+				any |= bm_io_alarm_status(v->io, k) ? 1u << k : 0u;
+			out->i = b->arg == 0 ? v->io->do_state : b->arg == 1 ? v->io->di_state : b->arg == 2 ? v->io->buzzer
+			       : b->arg == 3 ? (int64_t)bm_io_di_alarm_status(v->io) : (int64_t)any;
+		}
+		break;
+	case K_DOCMD: out->i = v->io ? (v->io->do_manual >> item) & 1u : 0; break;
+	case K_DICOUNT: out->i = v->io ? v->io->di_count[item] : 0; break;
+	case K_SOE: {
+		bm_soe e;
+		if (v->io && bm_io_soe(v->io, item, &e) == BM_OK)
+			out->i = b->arg == 0 ? e.rtc_ms : b->arg == 1 ? e.input + 1 : e.state;
+		break;
+	}
+	case K_ALSTAT: out->i = v->io ? bm_io_alarm_status(v->io, c) : 0; break;
+	case K_AUX: {
+		const double *a = b->arg == 0 ? v->temp_c : v->res_ma;
+		out->f = a ? a[c] : NAN;
+		break;
+	}
 	case K_EVLAST: out->i = v->ev_get ? v->ev_last : 0; break;
 	case K_EVSEL: out->i = ses ? ses->ev_sel : 0; break;
 	case K_EVENT: {
@@ -678,13 +806,13 @@ static void encode(unsigned type, unsigned regs, const rm_val *val, uint16_t *ou
 
 /* Checks that [addr, addr + count) is whole items the view has: one search
  * per block touched, then a walk along it. */
-static int walk_check(uint16_t addr, uint16_t count, unsigned n_circuits, int view)
+static int walk_check(uint16_t addr, uint16_t count, unsigned n_circuits, const bm_io_caps *caps, int view)
 {
 	uint32_t a = addr, end = (uint32_t)addr + count;
 	while (a < end) {
 		const rm_block *b;
 		unsigned c, item, off;
-		if (!locate((uint16_t)a, n_circuits, view, &b, &c, &item, &off) || off != 0)
+		if (!locate((uint16_t)a, n_circuits, caps, view, &b, &c, &item, &off) || off != 0)
 			return BM_MB_EX_ILLEGAL_ADDRESS;
 		const unsigned r = item_regs(b);
 		for (; item < b->n && a < end; item++) {
@@ -702,15 +830,16 @@ int bm_rm_read(const bm_rm_view *v, const bm_rm_session *s, uint32_t now_s, int 
 	if (!v || !regs || count == 0)
 		return BM_MB_EX_ILLEGAL_VALUE;
 	unsigned nc = v->set ? v->set->meter.n_circuits : 0;
+	const bm_io_caps *caps = v->set ? &v->set->caps : NULL;
 	/* checked first, so a refused read leaves regs untouched */
-	int ex = walk_check(addr, count, nc, circuit_view);
+	int ex = walk_check(addr, count, nc, caps, circuit_view);
 	if (ex)
 		return ex;
 	uint32_t a = addr, end = (uint32_t)addr + count;
 	while (a < end) {
 		const rm_block *b;
 		unsigned c, item, off;
-		locate((uint16_t)a, nc, circuit_view, &b, &c, &item, &off);
+		locate((uint16_t)a, nc, caps, circuit_view, &b, &c, &item, &off);
 		const unsigned r = item_regs(b);
 		for (; item < b->n && a < end; item++) {
 			rm_val val;
@@ -799,7 +928,7 @@ static int stage_item(bm_settings *st, const rm_block *b, unsigned c, unsigned i
 			m->rollover_wh = x;
 			return 0;
 		}
-		if (!field_set(st, &fields[b->arg], c, x)) {
+		if (!field_set(st, &fields[b->arg], c, item, x)) {
 			*what = fields[b->arg].name;
 			return BM_MB_EX_ILLEGAL_VALUE;
 		}
@@ -890,7 +1019,7 @@ static int stage_item(bm_settings *st, const rm_block *b, unsigned c, unsigned i
 static bool is_action(unsigned kind)
 {
 	return kind == K_UNLOCK || kind == K_ACCESS || kind == K_RESET || kind == K_RTC || kind == K_DATETIME ||
-	       kind == K_EVSEL;
+	       kind == K_EVSEL || kind == K_DOCMD;
 }
 
 int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circuit_view,
@@ -904,7 +1033,8 @@ int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circu
 	if (!v || !v->set || !s || !act || !regs || count == 0)
 		return BM_MB_EX_DEVICE_FAILURE;
 	unsigned nc = v->set->meter.n_circuits;
-	int ex = walk_check(addr, count, nc, circuit_view);
+	const bm_io_caps *caps = &v->set->caps;
+	int ex = walk_check(addr, count, nc, caps, circuit_view);
 	if (ex) {
 		*what = "no such register (or part of one)";
 		return ex;
@@ -918,7 +1048,7 @@ int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circu
 	while (a < end) {
 		const rm_block *b;
 		unsigned c, item, off;
-		locate((uint16_t)a, nc, circuit_view, &b, &c, &item, &off);
+		locate((uint16_t)a, nc, caps, circuit_view, &b, &c, &item, &off);
 		if (b->access == BM_RA_R) {
 			*what = "read-only register";
 			return BM_MB_EX_ILLEGAL_ADDRESS;
@@ -960,6 +1090,18 @@ int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circu
 			s->until_s = 0;
 			return 0;
 		}
+		if (b->kind == K_DOCMD) {
+			if (regs[0] > 1) {
+				*what = "relay command: 1 close, 0 open";
+				return BM_MB_EX_ILLEGAL_VALUE;
+			}
+			int ex2 = act->relay ? act->relay(ctx, first_item, regs[0] == 1) : BM_MB_EX_DEVICE_FAILURE;
+			if (ex2 == 0)
+				s->until_s = now_s + BM_RM_UNLOCK_S;
+			else
+				*what = "the relay is in alarm mode (set its mode to 0, manual)";
+			return ex2;
+		}
 		if (b->kind == K_RESET) {
 			if (regs[0] < 1 || regs[0] >= BM_RM_RESET_COUNT) {
 				*what = "reset: 1 energy, 2 max demand, 3 max/min, 4 tariff energy, 5 factory settings";
@@ -989,14 +1131,13 @@ int bm_rm_write(const bm_rm_view *v, bm_rm_session *s, uint32_t now_s, int circu
 		return act->set_clock ? act->set_clock(ctx, t) : BM_MB_EX_DEVICE_FAILURE;
 	}
 	(void)first_c;
-	(void)first_item;
 	/* settings: stage every item on a copy, validate the whole, commit once */
 	bm_settings st = *v->set;
 	a = addr;
 	while (a < end) {
 		const rm_block *b;
 		unsigned c, item, off;
-		locate((uint16_t)a, nc, circuit_view, &b, &c, &item, &off);
+		locate((uint16_t)a, nc, caps, circuit_view, &b, &c, &item, &off);
 		ex = stage_item(&st, b, c, item, regs + (a - addr), what);
 		if (ex)
 			return ex;
@@ -1039,6 +1180,7 @@ static void describe(const rm_block *b, unsigned c, unsigned item, bm_rm_info *o
 	o->access = b->access;
 	o->level = b->level;
 	o->circuit = (int8_t)(b->scope == S_METER ? -1 : (int)c);
+	o->requires = requires(b, c, item, NULL, NULL);
 	if (b->scope != S_METER) {
 		s_put(&nm, "C");
 		s_uint(&nm, c + 1);
@@ -1049,11 +1191,59 @@ static void describe(const rm_block *b, unsigned c, unsigned item, bm_rm_info *o
 		if (b->arg == 0xFFFF) {
 			s_put(&nm, b->name);
 			s_put(&ds, b->desc);
-		} else {
-			s_put(&nm, fields[b->arg].name);
-			o->unit = fields[b->arg].unit;
-			s_put(&ds, fields[b->arg].desc);
+			break;
 		}
+		switch (fields[b->arg].pfx) {
+		case PFX_AL:
+			s_put(&nm, bm_al_table[item].name);
+			s_put(&nm, ".");
+			s_put(&ds, bm_al_table[item].desc);
+			s_put(&ds, ": ");
+			break;
+		case PFX_DO:
+			s_put(&nm, "DO");
+			s_uint(&nm, item + 1u);
+			s_put(&nm, ".");
+			s_put(&ds, "Relay ");
+			s_uint(&ds, item + 1u);
+			s_put(&ds, ": ");
+			break;
+		case PFX_DI:
+			s_put(&nm, "DI");
+			s_uint(&nm, item + 1u);
+			s_put(&nm, ".");
+			s_put(&ds, "Input ");
+			s_uint(&ds, item + 1u);
+			s_put(&ds, ": ");
+			break;
+		default: break;
+		}
+		s_put(&nm, fields[b->arg].name);
+		o->unit = fields[b->arg].unit;
+		if (fields[b->arg].pfx == PFX_AL && b->arg == F_AL_THR)
+			o->unit = bm_al_table[item].unit;
+		s_put(&ds, fields[b->arg].desc);
+		break;
+	case K_DOCMD:
+	case K_DICOUNT:
+		s_put(&nm, b->kind == K_DOCMD ? "DO" : "DI");
+		s_uint(&nm, item + 1u);
+		s_put(&nm, ".");
+		s_put(&nm, b->name);
+		s_put(&ds, b->kind == K_DOCMD ? "Relay " : "Input ");
+		s_uint(&ds, item + 1u);
+		s_put(&ds, ": ");
+		s_put(&ds, b->desc);
+		break;
+	case K_SOE:
+		s_put(&nm, "SOE");
+		s_uint(&nm, item + 1u);
+		s_put(&nm, ".");
+		s_put(&nm, b->name);
+		s_put(&ds, "Input change ");
+		s_uint(&ds, item + 1u);
+		s_put(&ds, item ? " (older): " : " (newest): ");
+		s_put(&ds, b->desc);
 		break;
 	case K_TSTART:
 	case K_TTARIFF: {

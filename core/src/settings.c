@@ -37,6 +37,7 @@ void bm_settings_default(bm_settings *s, const bm_meter_cfg *meter)
 	s->hmi.key_tone = 1;
 	s->hmi.backlight_min = 3;
 	s->hmi.brightness = 3;
+	bm_io_default(&s->io);
 	s->settings_password = 1000;
 	s->reset_password = 2000;
 }
@@ -103,6 +104,9 @@ bm_err bm_settings_validate(const bm_settings *s, bm_cfg_issue *issue)
 		return bm_cfg_fail(issue, "backlight_min", "must be 0 (never) or 1..5 minutes", -1, -1);
 	if (h->brightness < 1 || h->brightness > 5)
 		return bm_cfg_fail(issue, "brightness", "must be 1..5", -1, -1);
+	e = bm_io_validate(&s->io, &s->caps, issue);
+	if (e)
+		return e;
 	if (s->settings_password > BM_PASSWORD_MAX)
 		return bm_cfg_fail(issue, "settings_password", "must be 0..9999", -1, -1);
 	if (s->reset_password > BM_PASSWORD_MAX)

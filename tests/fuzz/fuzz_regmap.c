@@ -29,12 +29,15 @@ static bm_metering mt;
 static bm_results res;
 static bm_rm_ident ident = {"branchmeter", "MPM4420-A", "0.1.0", "BM0000001234"};
 static bm_rm_session ses;
+static bm_io io;
 static uint32_t now;
 static int commits, resets, clocks;
 
 static bm_rm_view view(void)
 {
-	bm_rm_view v = {.r = &res, .mt = &mt, .set = &set, .id = &ident, .rtc_unix = 1767225600, .windows = 42, .status = 1};
+	static const double temp[BM_MAX_CIRCUITS] = {21.5, 22.5, 23.5, 24.5};
+	bm_rm_view v = {.r = &res, .mt = &mt, .set = &set, .id = &ident, .rtc_unix = 1767225600, .windows = 42,
+	                .status = 1, .io = &io, .temp_c = temp};
 	return v;
 }
 
@@ -66,7 +69,16 @@ static int a_clock(void *ctx, int64_t t)
 	return 0;
 }
 
-static const bm_rm_actions acts = {a_commit, a_reset, a_clock};
+static int a_relay(void *ctx, unsigned r, bool close)
+{
+	(void)ctx;
+	if (r >= set.caps.n_do)
+		__builtin_trap();
+	bm_err e = bm_io_command(&io, r, close, 1.0, 1767225600000);
+	return e == BM_OK ? 0 : 3;
+}
+
+static const bm_rm_actions acts = {a_commit, a_reset, a_clock, a_relay};
 static int unit_view;
 
 static int op_read(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, uint16_t *regs)
@@ -104,6 +116,11 @@ static const bm_mb_ops ops = {NULL, op_read, op_write, op_devid};
 static void setup(void)
 {
 	bm_settings_default(&set, NULL);
+	/* a KPM312 with relays, inputs and temperature: every kind of item is there */
+	set.caps.n_do = 4;
+	set.caps.n_di = 4;
+	set.caps.temperature = 0x0F;
+	bm_io_init(&io, &set.io, &set.caps, set.meter.n_circuits, NULL);
 	bm_metering_init(&mt, &set.metering, set.meter.n_circuits, 1767225600, NULL);
 	memset(&res, 0, sizeof res);
 	res.n_circuits = set.meter.n_circuits;

@@ -47,7 +47,7 @@ free_port() {
 started=
 for attempt in 1 2 3; do
 	port=$(free_port)
-	"$bm" run --no-state --speed 4 --modbus-tcp "127.0.0.1:$port" --modbus-rtu "$tmp/a" --json --interval 1 \
+	"$bm" run --no-state --speed 4 --model KPM312-1A2B3C4D-R-K-T --modbus-tcp "127.0.0.1:$port" --modbus-rtu "$tmp/a" --json --interval 1 \
 		> "$tmp/meter.jsonl" 2> "$tmp/meter.err" &
 	meter=$!
 	pids+=("$meter")

@@ -22,7 +22,7 @@ done
 /usr/bin/python3 - "$tmp/registers.csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline='')))
-cols = ['name', 'address', 'count', 'type', 'unit', 'scale', 'access', 'unlock', 'description']
+cols = ['name', 'address', 'count', 'type', 'unit', 'scale', 'access', 'unlock', 'requires', 'description']
 assert list(rows[0].keys()) == cols, rows[0].keys()
 names = set(); end = -1
 for r in rows:

@@ -77,7 +77,7 @@ static int reset(void *ctx, bm_rm_reset what)
 	return 0;
 }
 
-static const bm_rm_actions actions = {commit, reset, NULL};
+static const bm_rm_actions actions = {commit, reset, NULL, NULL};
 
 static int mb_write(void *ctx, uint8_t unit, uint16_t addr, uint16_t count, const uint16_t *regs, bool broadcast)
 {

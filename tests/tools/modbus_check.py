@@ -38,6 +38,7 @@ from pymodbus.mei_message import ReadDeviceInformationRequest
 SETTINGS_PW = 1000
 RESET_PW = 2000
 EX_FUNC, EX_ADDR, EX_VALUE, EX_GATEWAY = 0x01, 0x02, 0x03, 0x0B
+MODEL = "KPM312-1A2B3C4D-R-K-T"  # --model
 UNIT = 1  # the device address (and the default RTU address)
 
 # ----------------------------------------------------------------- reporting
@@ -97,12 +98,49 @@ class Item:
         self.type = row["type"]
         self.access = row["access"]
         self.unlock = row["unlock"]
+        self.requires = row.get("requires", "")
         m = re.match(r"C(\d)\.", self.name)
         self.circuit = int(m.group(1)) if m else 0
         self.base = self.name[3:] if m else self.name  # name without "Cn."
 
     def __repr__(self):
         return f"{self.name}@{self.addr}/{self.count}"
+
+
+def model_caps(code):
+    """What a model code gives (docs/models.md): relays, inputs, circuits with temperature / residual."""
+    if isinstance(code, bytes):
+        code = code.rstrip(b"\0").decode("ascii", "replace")
+    code = code.strip().upper()
+    if code.startswith("MPM4"):
+        exp = int(code[6])
+        return {"relays": 1, "inputs": 0, "temperature": {1} if exp == 2 else set(),
+                "residual": {1} if exp == 1 else set()}
+    rest = re.sub(r"^KPM312-?", "", code)
+    rest = re.sub(r"^(?:[1-4][A-D])+", "", rest).replace("-", "")
+    toks = re.findall(r"4G|WI|R|K|L|T|S", rest)
+    return {"relays": 4 if "R" in toks else 0, "inputs": 4 if "K" in toks else 0,
+            "temperature": {1, 2, 3, 4} if "T" in toks else set(),
+            "residual": {1, 2, 3, 4} if "S" in toks else set()}
+
+
+def present(it, caps):
+    r = it.requires
+    if not r:
+        return True
+    m = re.fullmatch(r"relay (\d)", r)
+    if m:
+        return int(m.group(1)) <= caps["relays"]
+    m = re.fullmatch(r"input (\d)", r)
+    if m:
+        return int(m.group(1)) <= caps["inputs"]
+    if r == "inputs":
+        return caps["inputs"] > 0
+    if r == "temperature":
+        return it.circuit in caps["temperature"]
+    if r == "residual current":
+        return it.circuit in caps["residual"]
+    raise ValueError(f"unknown requirement {r!r} of {it.name}")
 
 
 def load_map(path):
@@ -331,7 +369,7 @@ def plausibility(a, values, byname, n_circ):
         check(abs(t - rtc) <= 30, "datetime (local) agrees with rtc and utc_offset", f"{dt} vs {rtc} (offset {off})")
     s = lambda n: (g(n) or b"").rstrip(b"\0").decode("ascii", "replace")  # noqa: E731
     check(s("vendor") == "branchmeter", "vendor == 'branchmeter'", repr(s("vendor")))
-    check(s("model").startswith("MPM4"), "model starts with MPM4", repr(s("model")))
+    check(s("model") == MODEL, f"model is {MODEL}", repr(s("model")))
     check(re.fullmatch(r"\d+\.\d+\.\d+.*", s("firmware")) is not None, "firmware is a version", repr(s("firmware")))
     check(len(s("serial")) > 0, "serial is set", repr(s("serial")))
     wo = [i.name for i in byname.values() if i.access == "W"]
@@ -436,8 +474,8 @@ def sweep_rtu(a, items, out):
               f"({time.monotonic() - t0:.1f} s)", f"{len(bad)} bad, first: " + "; ".join(bad[:5]))
         # a few constants
         txt = lambda n_: bytes(struct.pack(">%dH" % len(vals.get(n_, [])), *vals.get(n_, []))).rstrip(b"\0")  # noqa
-        check(vals.get("map_version") == [1] and txt("vendor") == b"branchmeter" and txt("model").startswith(b"MPM4"),
-              "RTU pymodbus: map_version 1, vendor branchmeter, model MPM4...",
+        check(vals.get("map_version") == [1] and txt("vendor") == b"branchmeter" and txt("model") == MODEL.encode(),
+              f"RTU pymodbus: map_version 1, vendor branchmeter, model {MODEL}",
               f"{vals.get('map_version')} {txt('vendor')} {txt('model')}")
         # exceptions over RTU
         regs, ex = read(cl, 70, 1)
@@ -590,8 +628,8 @@ def protocol_checks(a, cl, byname):
             oid, ln = r[2][p], r[2][p + 1]
             objs[oid] = r[2][p + 2:p + 2 + ln].decode("ascii", "replace")
             p += 2 + ln
-    check(objs.get(0) == "branchmeter" and objs.get(1, "").startswith("MPM4") and re.match(r"\d+\.\d+", objs.get(2, "")),
-          "raw TCP: FC 43/14 basic: vendor branchmeter, product code MPM4..., revision", repr(objs))
+    check(objs.get(0) == "branchmeter" and objs.get(1, "") == MODEL and re.match(r"\d+\.\d+", objs.get(2, "")),
+          f"raw TCP: FC 43/14 basic: vendor branchmeter, product code {MODEL}, revision", repr(objs))
     fw = read(cl, byname["firmware"].addr, byname["firmware"].count)[0]
     fw = struct.pack(">8H", *fw).rstrip(b"\0").decode() if fw else None
     check(objs.get(2) == fw == a.version, f"FC 43/14 revision == firmware register == project version {a.version}",
@@ -599,11 +637,11 @@ def protocol_checks(a, cl, byname):
     rr = cl.execute(ReadDeviceInformationRequest(read_code=2, object_id=0, unit=UNIT))
     info = getattr(rr, "information", {}) if not is_err(rr) else {}
     info = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
-    check(info.get(0) == "branchmeter" and str(info.get(1, "")).startswith("MPM4") and info.get(2) == a.version
+    check(info.get(0) == "branchmeter" and str(info.get(1, "")) == MODEL and info.get(2) == a.version
           and len(info) == 7, "pymodbus ReadDeviceInformation (regular): objects 0..6", repr(info))
     rr = cl.execute(ReadDeviceInformationRequest(read_code=4, object_id=1, unit=UNIT))
     info = getattr(rr, "information", {}) if not is_err(rr) else {}
-    check(list(info.keys()) == [1] and info[1].decode().startswith("MPM4"),
+    check(list(info.keys()) == [1] and info[1].decode() == MODEL,
           "pymodbus ReadDeviceInformation (individual, object 1): product code", repr(info))
     r = raw_tcp(a, mbap([0x2B, 0x0E, 0x04, 0x50]))
     check(r is not None and r[2] == bytes([0xAB, EX_ADDR]), "raw TCP: FC 43/14 individual object 0x50 -> 02", repr(r))
@@ -642,8 +680,10 @@ def mbpoll_tcp(a, cl, byname):
 # ----------------------------------------------------------------- settings
 
 def settings_items(items):
-    """Every settings item whose value can be read back (RW, settings level), but the clock."""
-    return [i for i in items if i.access == "RW" and i.unlock == "settings" and i.name not in ("rtc", "datetime")]
+    """Every settings item whose value can be read back (RW, settings level), but the clock and the relay
+    commands (actions, not settings)."""
+    return [i for i in items if i.access == "RW" and i.unlock == "settings" and i.name not in ("rtc", "datetime")
+            and not i.name.endswith(".command")]
 
 
 def snapshot(cl, items, unit=UNIT):
@@ -709,6 +749,13 @@ ALT = [
      lambda o, s, it: (1.0 if o != 1 else 2.0) if s[it.name.replace("secondary", "type")] == CT
      else (100.0 if o != 100 else 150.0)),
     (r"I[123n]\.nominal", lambda o, s, it: 50.0 if o != 50 else 60.0),
+    # alarms (per type), relays, inputs
+    (r"\w+\.(enabled|buzzer|mode|pulse|alarm|level)", lambda o, s, it: toggle(o)),
+    (r"\w+\.relays", lambda o, s, it: 1 if o != 1 else 0),
+    (r"\w+\.threshold", lambda o, s, it: 10.0 if o != 10 else 20.0),
+    (r"under_\w+\.release", lambda o, s, it: 110.0 if o != 110 else 120.0),
+    (r"\w+\.release", lambda o, s, it: 90.0 if o != 90 else 80.0),
+    (r"\w+\.(delay|hold|pulse_time)", lambda o, s, it: 2.0 if o != 2 else 3.0),
 ]
 
 
@@ -1268,7 +1315,10 @@ def main():
     ap.add_argument("--csv", required=True)
     ap.add_argument("--speed", type=float, default=4)
     ap.add_argument("--version", default="0.1.0", help="expected firmware version")
+    ap.add_argument("--model", default="KPM312-1A2B3C4D-R-K-T", help="the model code the meter runs as")
     a = ap.parse_args()
+    global MODEL
+    MODEL = a.model.upper()
     t_start = time.monotonic()
     all_items, byname_all = load_map(a.csv)
 
@@ -1285,9 +1335,17 @@ def main():
             return 1
         time.sleep(0.1)
     a.circuits = read(cl, 1, 1)[0][0]
-    items = [i for i in all_items if i.circuit <= a.circuits]
+    model = decode("STR", read(cl, byname_all["model"].addr, byname_all["model"].count)[0])
+    caps = model_caps(model)
+    mine = [i for i in all_items if i.circuit <= a.circuits]
+    items = [i for i in mine if present(i, caps)]
+    absent = [i for i in mine if not present(i, caps)]
     byname = {i.name: i for i in items}
-    print(f"register map: {len(all_items)} items, {len(items)} for {a.circuits} circuits", flush=True)
+    print(f"register map: {len(all_items)} items, {len(items)} for {a.circuits} circuits and model {model}"
+          f" ({len(absent)} the model lacks)", flush=True)
+    with Section("TCP: what the model lacks answers 02"):
+        bad = [i.name for i in absent if read(cl, i.addr, i.count)[1] != EX_ADDR]
+        check(not bad, f"{len(absent)} items the model lacks answer exception 02", f"not 02: {bad[:10]}")
 
     rtu_out = {}
     rtu_thread = None

@@ -206,6 +206,12 @@ static void view_setup(void)
 {
 	bm_settings_default(&SET, NULL);
 	assert_int_equal(SET.meter.n_circuits, 4);
+	/* a meter with every part, so every item of the map is there
+	 * (test_absent_parts takes them away) */
+	SET.caps.n_do = BM_DO_MAX;
+	SET.caps.n_di = BM_DI_MAX;
+	SET.caps.temperature = 0x0F;
+	SET.caps.residual = 0x0F;
 
 	memset(&WIN, 0, sizeof WIN);
 	WIN.n_circuits = 4;
@@ -322,7 +328,15 @@ static int fk_clock(void *ctx, int64_t t)
 	return f->ret;
 }
 
-static const bm_rm_actions ACT = {fk_commit, fk_reset, fk_clock};
+static int fk_relay(void *ctx, unsigned r, bool close)
+{
+	(void)ctx;
+	(void)r;
+	(void)close;
+	return 0;
+}
+
+static const bm_rm_actions ACT = {fk_commit, fk_reset, fk_clock, fk_relay};
 
 static int wr(bm_rm_session *s, uint32_t now, uint16_t addr, uint16_t count, const uint16_t *regs)
 {
@@ -439,9 +453,12 @@ static void test_table_invariants(void **state)
 			per_circuit[c]++;
 			char prefix[8] = {'C', (char)('1' + c), '.', '\0'};
 			assert_memory_equal(in->name, prefix, 3);
-			if (in->addr < BM_RM_CIRCUIT_BASE) {
+			if (in->addr < BM_RM_ACFG_BASE) {
 				lo = 2000u + 200u * (unsigned)c;
 				hi = 2200u + 200u * (unsigned)c;
+			} else if (in->addr < BM_RM_CIRCUIT_BASE) {
+				lo = 3000u + 200u * (unsigned)c;
+				hi = 3200u + 200u * (unsigned)c;
 			} else {
 				lo = 10000u + 4000u * (unsigned)c;
 				hi = 14000u + 4000u * (unsigned)c;
@@ -589,7 +606,7 @@ static void test_table_write_back(void **state)
 	for (size_t i = 0; i < n && INFO[i].addr < 10000; i++) {
 		const bm_rm_info *in = &INFO[i];
 		if (in->access != BM_RA_RW || !strcmp(in->name, "rtc") || !strcmp(in->name, "datetime") ||
-		    !strcmp(in->name, "access") || !strcmp(in->name, "event_select"))
+		    !strcmp(in->name, "access") || !strcmp(in->name, "event_select") || strstr(in->name, ".command"))
 			continue;
 		int c0 = F.commits;
 		int ex = wr(&ses, NOW, in->addr, in->regs, before + in->addr);
@@ -1627,7 +1644,8 @@ static void random_item(const bm_rm_info *in, uint16_t *out)
 static bool is_command(const bm_rm_info *in)
 {
 	return !strcmp(in->name, "unlock") || !strcmp(in->name, "access") || !strcmp(in->name, "reset") ||
-	       !strcmp(in->name, "rtc") || !strcmp(in->name, "datetime") || !strcmp(in->name, "event_select");
+	       !strcmp(in->name, "rtc") || !strcmp(in->name, "datetime") || !strcmp(in->name, "event_select") ||
+	       strstr(in->name, ".command") != NULL;
 }
 
 /* Items whose read-back differs from what was written by design. */
@@ -1738,7 +1756,7 @@ static void test_random_writes(void **state)
 	/* the mix exercised both outcomes */
 	assert_true(accepted > 300);
 	assert_true(refused > 1000);
-	assert_true(commands > 20);
+	assert_true(commands > 10);
 }
 
 static void test_random_reads(void **state)
@@ -1794,10 +1812,61 @@ static void test_random_reads(void **state)
 	assert_true(ok > 500);
 }
 
+/* What the model lacks answers 02 (docs/models.md), to reads and writes,
+ * and the `requires` column says what each item needs. */
+static void test_absent_parts(void **state)
+{
+	(void)state;
+	view_setup();
+	SET.caps = (bm_io_caps){1, 0, 0x01, 0x02}; /* one relay, no inputs, T on C1, residual on C2 */
+	size_t n = collect(4);
+	bm_rm_session ses = {0};
+	unsigned absent = 0, present = 0;
+	uint16_t buf[BM_RM_ITEM_MAX_REGS];
+	for (size_t i = 0; i < n; i++) {
+		const bm_rm_info *in = &INFO[i];
+		bool has = true;
+		unsigned k;
+		if (sscanf(in->requires, "relay %u", &k) == 1)
+			has = k <= 1;
+		else if (sscanf(in->requires, "input %u", &k) == 1 || !strcmp(in->requires, "inputs"))
+			has = false;
+		else if (!strcmp(in->requires, "temperature"))
+			has = in->circuit == 0;
+		else if (!strcmp(in->requires, "residual current"))
+			has = in->circuit == 1;
+		else
+			assert_string_equal(in->requires, "");
+		int ex = read_at(&ses, NOW, -1, in->addr, in->regs, buf);
+		if (has) {
+			assert_int_equal(ex, 0);
+			present++;
+		} else {
+			if (ex != EX_ADDR) {
+				print_error("%s (needs %s) read: exception %d, want 02\n", in->name, in->requires, ex);
+				fail();
+			}
+			absent++;
+		}
+	}
+	assert_true(absent > 50 && present > 4000);
+	/* a write to an absent part is refused as absent, even unlocked */
+	fake_reset();
+	assert_int_equal(wr1(&ses, NOW, 1000, 1234), 0);
+	assert_int_equal(wr1(&ses, NOW, addr_of("DO2.mode"), 0), EX_ADDR);
+	assert_int_equal(wr1(&ses, NOW, addr_of("DO1.mode"), 0), 0);
+	assert_int_equal(wr1(&ses, NOW, addr_of("DI1.alarm"), 1), EX_ADDR);
+	assert_int_equal(wr1(&ses, NOW, addr_of("C2.over_t.enabled"), 1), EX_ADDR);
+	assert_int_equal(wr1(&ses, NOW, addr_of("C1.over_t.enabled"), 1), 0);
+	assert_int_equal(wr1(&ses, NOW, addr_of("C2.over_ires.enabled"), 1), 0);
+	assert_int_equal(wr1(&ses, NOW, addr_of("C1.over_ires.enabled"), 1), EX_ADDR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_invariants),
+		cmocka_unit_test(test_absent_parts),
 		cmocka_unit_test(test_table_every_address),
 		cmocka_unit_test(test_table_write_back),
 		cmocka_unit_test(test_codecs),

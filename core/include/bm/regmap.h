@@ -15,8 +15,9 @@
  *    comes from the same window.
  *  - Each item (a value of 1..16 registers) is read or written whole: a
  *    request that starts or ends inside an item, or covers an address no
- *    item has (a gap, past the map, a circuit the meter does not have),
- *    answers exception 02.
+ *    item has (a gap, past the map, a circuit the meter does not have, a
+ *    relay, input, temperature or residual-current input the model lacks:
+ *    settings.caps), answers exception 02.
  *  - A write changes a copy of the settings, which bm_settings_validate()
  *    checks as a whole before actions->commit() is called once: an
  *    out-of-range value or a non-ascending tariff table answers 03 and
@@ -35,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bm/alarm.h"
 #include "bm/err.h"
 #include "bm/evlog.h"
 #include "bm/meter.h"
@@ -44,6 +46,8 @@
 #define BM_RM_VERSION 1
 #define BM_RM_CCFG_BASE 2000      /* circuit configuration, circuit 1 */
 #define BM_RM_CCFG_STRIDE 200
+#define BM_RM_ACFG_BASE 3000      /* circuit alarm configuration, circuit 1 */
+#define BM_RM_ACFG_STRIDE 200
 #define BM_RM_CIRCUIT_BASE 10000  /* circuit measurement and metering, circuit 1 */
 #define BM_RM_CIRCUIT_STRIDE 4000
 #define BM_RM_UNLOCK_S 300u       /* an unlock lasts 5 min after the last accepted write */
@@ -82,7 +86,7 @@ typedef enum bm_rm_reset {
 /* Identity strings (also served by FC 43/14). */
 typedef struct bm_rm_ident {
 	char vendor[33];
-	char model[33];    /* product code, e.g. "MPM4410-A" */
+	char model[41];    /* product code, e.g. "MPM4410-A" (the register holds 32 characters) */
 	char firmware[17]; /* "0.1.0" */
 	char serial[17];   /* its last four digits are the universal password */
 } bm_rm_ident;
@@ -96,6 +100,11 @@ typedef struct bm_rm_view {
 	int64_t rtc_unix;        /* the RTC now */
 	uint64_t windows;        /* windows measured since start */
 	uint16_t status;         /* bit 0: frequency locked; bit 1: state restored at start */
+	/* alarms, relays, inputs (may be NULL: they read 0) and the auxiliary
+	 * inputs' last values per circuit (NULL: NaN) */
+	const bm_io *io;
+	const double *temp_c;
+	const double *res_ma;
 	/* the event log (may be absent: ev_get NULL, events read 0) */
 	uint32_t ev_last;        /* number of the newest event */
 	bm_err (*ev_get)(void *ev_ctx, uint32_t seq, bm_event *out);
@@ -120,6 +129,7 @@ typedef struct bm_rm_actions {
 	int (*commit)(void *ctx, const bm_settings *next); /* already validated */
 	int (*reset)(void *ctx, bm_rm_reset what);
 	int (*set_clock)(void *ctx, int64_t unix_s);
+	int (*relay)(void *ctx, unsigned r, bool close); /* manual relay command; 03 if in alarm mode */
 } bm_rm_actions;
 
 /*
@@ -151,6 +161,8 @@ typedef struct bm_rm_info {
 	uint8_t level;      /* BM_RM_LEVEL_* a write needs */
 	int8_t circuit;     /* 0..3, or -1 for meter-wide */
 	const char *unit;   /* "V", "kWh", "" ... */
+	const char *requires; /* what the model must have: "" always, "relay 2", "input 1", "inputs",
+	                         "temperature", "residual current" (else exception 02) */
 	char desc[160];
 } bm_rm_info;
 

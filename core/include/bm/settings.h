@@ -15,8 +15,9 @@
  *  - bm_settings_validate() calls the measurement and metering validators
  *    (nothing is checked twice in two places) and adds the communication,
  *    display and password rules.
- *  - The sample rate and the number of circuits belong to the hardware (the
- *    sample source, the model): they are part of the value but not settable.
+ *  - The sample rate, the number of circuits and the caps belong to the
+ *    hardware (the sample source, the model): part of the value, not
+ *    settable.
  */
 #ifndef BM_SETTINGS_H
 #define BM_SETTINGS_H
@@ -24,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bm/alarm.h"
 #include "bm/config.h"
 #include "bm/err.h"
 #include "bm/metering.h"
@@ -62,6 +64,8 @@ typedef struct bm_settings {
 	bm_metering_cfg metering;
 	bm_comm_cfg comm;
 	bm_hmi_cfg hmi;
+	bm_io_cfg io;               /* alarms, inputs, relays (bm/alarm.h) */
+	bm_io_caps caps;            /* what the model has (bm/model.h): not settable */
 	uint16_t settings_password; /* 0..9999, default 1000 (spec §7.5) */
 	uint16_t reset_password;    /* 0..9999, default 2000 (spec §7.7.2) */
 } bm_settings;
