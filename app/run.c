@@ -254,6 +254,7 @@ static void *sample_thread(void *arg)
 				if (rc->use_sim) /* the expansion inputs at the window's end, exactly */
 					bm_sim_truth_at(rc->sim, (uint64_t)llround((double)meter_base + r->start + r->length), &tr);
 				for (unsigned c = 0; c < r->n_circuits; c++) {
+					const bm_io_caps *caps = &rc->sh.set.caps;
 					if (rc->use_sim) {
 						rc->sh.temp_c[c] = tr.c[c].temperature_c;
 						rc->sh.res_ma[c] = tr.c[c].residual_ma;
@@ -263,6 +264,12 @@ static void *sample_thread(void *arg)
 						rc->aux_t[c] = rc->aux_r2[c] = 0.0;
 						rc->aux_nt[c] = rc->aux_nr[c] = 0;
 					}
+					/* an input the model does not have is not there, whatever
+					 * the source carries */
+					if (!(caps->temperature >> c & 1u))
+						rc->sh.temp_c[c] = NAN;
+					if (!(caps->residual >> c & 1u))
+						rc->sh.res_ma[c] = NAN;
 					vals[c].v = r->v[c];
 					vals[c].temperature_c = rc->sh.temp_c[c];
 					vals[c].residual_ma = rc->sh.res_ma[c];
