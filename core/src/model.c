@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "bm/model.h"
 
 #define CODE_MAX (sizeof(((bm_model *)0)->code) - 1u) /* 39 characters */
@@ -259,32 +260,6 @@ bm_err bm_model_parse(const char *code, bm_model *out, const char **why)
 
 /* ---- describe ----------------------------------------------------------- */
 
-typedef struct sbuf {
-	char *p;
-	unsigned len, cap; /* cap >= 1: p[len] is always '\0' */
-} sbuf;
-
-static void s_put(sbuf *b, const char *s)
-{
-	while (s && *s && b->len + 1u < b->cap)
-		b->p[b->len++] = *s++;
-	b->p[b->len] = '\0';
-}
-
-static void s_uint(sbuf *b, unsigned v)
-{
-	char t[12];
-	int n = 0;
-	do {
-		t[n++] = (char)('0' + v % 10u);
-		v /= 10u;
-	} while (v && n < 11);
-	char o[12];
-	for (int i = 0; i < n; i++)
-		o[i] = t[n - 1 - i];
-	o[n] = '\0';
-	s_put(b, o);
-}
 
 /* "5 circuits" / "1 relay": the count and the noun, with an 's' unless 1. */
 static void s_count(sbuf *b, unsigned v, const char *noun)
@@ -335,7 +310,7 @@ const char *bm_model_describe(const bm_model *m, char *buf, unsigned len)
 {
 	if (!buf || len == 0)
 		return buf;
-	sbuf b = {buf, 0, len};
+	sbuf b = {.p = buf, .cap = len, .len = 0};
 	buf[0] = '\0';
 	if (!m) {
 		s_put(&b, "no model");

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "bm/caltime.h"
 #include "bm/modbus.h"
 #include "bm/pq.h"
@@ -346,32 +347,6 @@ static const char *const hch_desc[BM_PQ_CHANNELS] = {"U1", "U2", "U3", "I1", "I2
 
 /* ---- small string helpers (no stdio in the core) -------------------------- */
 
-typedef struct sbuf {
-	char *p;
-	size_t cap, len;
-} sbuf;
-
-static void s_put(sbuf *b, const char *s)
-{
-	while (s && *s && b->len + 1 < b->cap)
-		b->p[b->len++] = *s++;
-	b->p[b->len] = '\0';
-}
-
-static void s_uint(sbuf *b, unsigned v)
-{
-	char t[12];
-	int n = 0;
-	do {
-		t[n++] = (char)('0' + v % 10u);
-		v /= 10u;
-	} while (v && n < 11);
-	char o[12];
-	for (int i = 0; i < n; i++)
-		o[i] = t[n - 1 - i];
-	o[n] = '\0';
-	s_put(b, o);
-}
 
 /* ---- locating ------------------------------------------------------------ */
 

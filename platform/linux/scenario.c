@@ -34,6 +34,7 @@
 
 #include <ini.h>
 
+#include "inilines.h"
 #include "sim.h"
 
 #define MAX_FILE_BYTES (1u << 20)
@@ -824,6 +825,7 @@ typedef struct cstage {
 } cstage;
 
 typedef struct parse_ctx {
+	bm_ini_lines src; /* the line reader (inilines.h) */
 	bm_sim_scenario sc;
 	const char *name;
 	char *err;
@@ -919,54 +921,30 @@ static void declare(parse_ctx *x, int si)
 static char *reader(char *str, int num, void *stream)
 {
 	parse_ctx *x = stream;
-	if (x->rc != BM_OK || *x->pos == '\0')
+	if (x->rc != BM_OK)
 		return NULL;
-	const char *p = x->pos;
-	const char *nl = strchr(p, '\n');
-	size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-	size_t content = len;
-	while (content > 0 && (p[content - 1] == '\n' || p[content - 1] == '\r'))
-		content--;
-	x->line++;
-	/* inih needs room for the text, "\r\n" and the NUL. */
-	if (num < 4 || content > (size_t)num - 3 || len > (size_t)num - 1) {
-		fail_at(x, BM_E_FORMAT, "line too long (at most %d characters; continue a list on an indented line)",
-		        num < 4 ? 0 : num - 3);
+	const char *name = NULL;
+	size_t name_len = 0;
+	int max = 0;
+	x->src.pos = x->pos;
+	x->src.line = x->line;
+	x->src.have_name = x->have_name;
+	bm_ini_kind k = bm_ini_next_line(&x->src, str, num, &name, &name_len, &max);
+	x->pos = x->src.pos;
+	x->line = x->src.line;
+	x->cont = x->src.cont;
+	x->have_name = x->src.have_name;
+	if (k == BM_INI_END)
+		return NULL;
+	if (k == BM_INI_TOO_LONG) {
+		fail_at(x, BM_E_FORMAT, "line too long (at most %d characters; continue a list on an indented line)", max);
 		return NULL;
 	}
-	memcpy(str, p, len);
-	str[len] = '\0';
-	x->pos += len;
-
-	const char *s = str;
-	if (x->line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
-		s += 3; /* UTF-8 byte-order mark, skipped by inih too */
-	const char *q = s;
-	while (*q && isspace((unsigned char)*q))
-		q++;
-	x->cont = false;
-	if (*q == '\0' || strchr(INI_START_COMMENT_PREFIXES, *q))
-		return str; /* blank or comment */
-	if (INI_ALLOW_MULTILINE && x->have_name && q > s) {
-		x->cont = true;
-		return str;
-	}
-	if (*q == '[') {
-		/* inih's find_chars_or_comment(start + 1, "]") */
-		const char *e = q + 1;
-		bool was_ws = false;
-		while (*e && *e != ']' && !(INI_ALLOW_INLINE_COMMENTS && was_ws && strchr(INI_INLINE_COMMENT_PREFIXES, *e))) {
-			was_ws = isspace((unsigned char)*e) != 0;
-			e++;
-		}
-		if (*e == ']') {
-			int si = section_index(x, q + 1, (size_t)(e - (q + 1)));
-			if (si < 0)
-				return NULL;
-			declare(x, si);
-			x->have_name = false;
-		}
-		/* else: inih reports the missing ']' as a syntax error */
+	if (k == BM_INI_SECTION) {
+		int si = section_index(x, name, name_len);
+		if (si < 0)
+			return NULL;
+		declare(x, si);
 	}
 	return str;
 }
