@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bm/alarm.h"
 #include "bm/config.h"
 #include "bm/meter.h"
 #include "bm/metering.h"
@@ -43,6 +44,8 @@ static float frames[FRAMES][BM_MAX_CH];
 volatile unsigned long bm_mcu_windows;
 static uint64_t bm_mcu_windows_count(void);
 static bm_metering mt;
+static bm_io io;      /* alarms and the relay: an MPM4000 has one */
+volatile uint8_t relay_pins; /* stands in for the relay's GPIO */
 static bm_settings settings;
 static bm_rm_ident ident = {"branchmeter", "MPM4420-A", "0.1.0", "BM0000001234"};
 static bm_rm_session rtu_session;
@@ -155,7 +158,12 @@ int main(void)
 	bm_config_default(&cfg);
 	bm_settings_default(&settings, &cfg);
 	bm_mb_rtu_rx_init(&rx, settings.comm.baud);
+	settings.caps.n_do = 1;
+	settings.io.al[0][BM_AL_OVER_I].enabled = 1;
+	settings.io.al[0][BM_AL_OVER_I].threshold = 6.0;
+	settings.io.al[0][BM_AL_OVER_I].relay_mask = 1;
 	if (bm_meter_init(&meter, &cfg, NULL) != BM_OK ||
+	    bm_io_init(&io, &settings.io, &settings.caps, cfg.n_circuits, NULL) != BM_OK ||
 	    bm_metering_init(&mt, &settings.metering, cfg.n_circuits, 1767225600, NULL) != BM_OK)
 		for (;;) {
 		}
@@ -171,6 +179,13 @@ int main(void)
 				/* the RTC would come from the MCU's RTC peripheral */
 				bm_metering_window(&mt, r, r->length / cfg.sample_rate, 1767225600 + (int64_t)bm_mcu_windows / 5);
 				last = *r;
+				bm_al_values vals[BM_MAX_CIRCUITS];
+				for (unsigned k = 0; k < cfg.n_circuits; k++) {
+					bm_al_values v0 = {r->v[k], {0.0, 0.0, 0.0}, 0.0, 0.0};
+					vals[k] = v0;
+				}
+				bm_io_window(&io, vals, (double)bm_mcu_windows * 0.2, 1767225600000 + (int64_t)bm_mcu_windows * 200);
+				relay_pins = io.do_state;
 				bm_mcu_windows++;
 			}
 		}
