@@ -420,6 +420,7 @@ static void print_summary(run_ctx *rc, bool json)
 	for (unsigned c = 0; c < rc->sh.io.n_circuits && c < BM_MAX_CIRCUITS; c++)
 		alarms[c] = bm_io_alarm_status(&rc->sh.io, c);
 	unsigned relays = rc->sh.io.do_state, inputs = rc->sh.io.di_state, di_alarms = bm_io_di_alarm_status(&rc->sh.io);
+	const unsigned n_do = rc->sh.set.caps.n_do, n_di = rc->sh.set.caps.n_di;
 	pthread_mutex_unlock(&rc->sh.lock);
 	double t = (double)samples / rc->cfg.sample_rate;
 	if (windows == 0) {
@@ -461,7 +462,12 @@ static void print_summary(run_ctx *rc, bool json)
 			putchar(']');
 			putchar('}');
 		}
-		printf("],\"relays\":%u,\"inputs\":%u,\"input_alarms\":%u}\n", relays, inputs, di_alarms);
+		putchar(']');
+		if (n_do) /* what the model lacks is not shown */
+			printf(",\"relays\":%u", relays);
+		if (n_di)
+			printf(",\"inputs\":%u,\"input_alarms\":%u", inputs, di_alarms);
+		puts("}");
 		fflush(stdout);
 		return;
 	}
@@ -473,9 +479,14 @@ static void print_summary(run_ctx *rc, bool json)
 		strftime(clock, sizeof clock, "  %Y-%m-%d %H:%M:%S", &tm);
 	}
 	const double *v0 = r.v[0];
-	printf("t=%.1f s%s  window %u  F=%.4f Hz  U=%.2f/%.2f/%.2f V%s  relays %x inputs %x%s\n", t, clock, r.seq,
-	       v0[BM_Q_F], v0[BM_Q_U1], v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)", relays,
-	       inputs, di_alarms ? "  INPUT ALARM" : "");
+	char io_txt[64] = "";
+	if (n_do)
+		snprintf(io_txt, sizeof io_txt, "  relays %0*x", 1, relays);
+	if (n_di)
+		snprintf(io_txt + strlen(io_txt), sizeof io_txt - strlen(io_txt), "  inputs %x%s", inputs,
+		         di_alarms ? "  INPUT ALARM" : "");
+	printf("t=%.1f s%s  window %u  F=%.4f Hz  U=%.2f/%.2f/%.2f V%s%s\n", t, clock, r.seq, v0[BM_Q_F], v0[BM_Q_U1],
+	       v0[BM_Q_U2], v0[BM_Q_U3], (r.flags & BM_WIN_LOCKED) ? "" : "  (tracking)", io_txt);
 	for (unsigned c = 0; c < r.n_circuits; c++) {
 		const double *v = r.v[c];
 		static const char *const seq[] = {"ok", "reversed", "loss/weak"};
