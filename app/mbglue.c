@@ -126,47 +126,17 @@ static void rtu_from_settings(const bm_settings *set, bm_mbsrv_rtu_cfg *r)
 	r->addr = set->comm.address;
 }
 
-/* Saves settings and clock offset before they take effect; false when the
- * state directory cannot be written (the change is then refused). */
-static bool persist(const bm_settings *set, int64_t rtc_offset_s)
-{
-	bm_state *st = sv.sh->st;
-	if (!st || !st->open)
-		return true;
-	static bm_saved_settings ss;
-	ss.set = *set;
-	ss.rtc_offset_s = rtc_offset_s;
-	if (bm_state_save_settings(st, &ss) != BM_OK) {
-		fprintf(stderr, "branchmeter: saving the settings failed: %s\n", bm_nvm_file_error(&st->file));
-		return false;
-	}
-	return true;
-}
-
+/* The actions of a Modbus write: control.c does the work; the server's own
+ * copy is then refreshed, so the next request (even in the same round) reads
+ * what was written. */
 static int act_commit(void *ctx, const bm_settings *next)
 {
 	session *ses = ctx;
-	bm_run_shared *sh = sv.sh;
-	pthread_mutex_lock(&sh->lock);
-	int64_t off = sh->rtc_offset_s;
-	pthread_mutex_unlock(&sh->lock);
-	if (!persist(next, off))
-		return BM_MB_EX_DEVICE_FAILURE;
-	pthread_mutex_lock(&sh->lock);
-	sh->set = *next;
-	sh->set_gen++;
-	sv.gen = sh->set_gen;
-	/* alarms and relays take the new configuration now, so a relay command
-	 * right after a mode change finds the new mode (the sample thread applies
-	 * the rest between its chunks) */
-	bm_cfg_issue is;
-	bm_io_set_config(&sh->io, &next->io, &is);
-	sv.io = sh->io;
-	pthread_mutex_unlock(&sh->lock);
 	bool serial = memcmp(&sv.set.comm, &next->comm, sizeof next->comm) != 0;
-	sv.set = *next;
-	if (ses)
-		bm_events_add(sv.view.rtc_unix, BM_EV_CONFIG, ev_source(ses), -1, ses->w_addr, ses->w_count, 0);
+	if (bm_ctl_commit(sv.sh, next, ev_source(ses), ses ? ses->w_addr : 0, ses ? ses->w_count : 0, 0) != BM_OK)
+		return BM_MB_EX_DEVICE_FAILURE;
+	sv.fresh = false;
+	refresh(NULL);
 	if (serial && sv.srv && rtu_cfg.device) {
 		/* answered at the old settings first: the server applies this
 		 * from its next round */
@@ -178,63 +148,25 @@ static int act_commit(void *ctx, const bm_settings *next)
 
 static int act_reset(void *ctx, bm_rm_reset what)
 {
-	(void)ctx;
-	bm_run_shared *sh = sv.sh;
-	if (what == BM_RM_RESET_FACTORY) {
-		pthread_mutex_lock(&sh->lock);
-		bm_settings f = sh->factory;
-		pthread_mutex_unlock(&sh->lock);
-		int ex = act_commit(NULL, &f);
-		if (ex == 0)
-			bm_events_add(sv.view.rtc_unix, BM_EV_RESET, ev_source(ctx), -1, what, 0, 0);
-		return ex;
-	}
-	pthread_mutex_lock(&sh->lock);
-	switch (what) {
-	case BM_RM_RESET_ENERGY: bm_metering_reset_energy(&sh->mt); break;
-	case BM_RM_RESET_MAX_DEMAND: bm_metering_reset_max_demand(&sh->mt); break;
-	case BM_RM_RESET_MAXMIN: bm_metering_reset_maxmin(&sh->mt); break;
-	case BM_RM_RESET_TARIFF_ENERGY: bm_metering_reset_tariff_energy(&sh->mt); break;
-	default: pthread_mutex_unlock(&sh->lock); return BM_MB_EX_ILLEGAL_VALUE;
-	}
-	sv.mt = sh->mt;
-	pthread_mutex_unlock(&sh->lock);
-	/* saved whole at once, so a power cut cannot undo an acknowledged reset */
-	if (sh->st && sh->st->open && bm_state_save_metering(sh->st, &sv.mt, true) != BM_OK) {
-		fprintf(stderr, "branchmeter: saving the state after a reset failed: %s\n", bm_nvm_file_error(&sh->st->file));
-		return BM_MB_EX_DEVICE_FAILURE;
-	}
-	bm_events_add(sv.view.rtc_unix, BM_EV_RESET, ev_source(ctx), -1, what, 0, 0);
-	return 0;
+	bm_err e = bm_ctl_reset(sv.sh, what, ev_source(ctx), 0);
+	sv.fresh = false;
+	refresh(NULL);
+	return e == BM_OK ? 0 : e == BM_E_INVAL ? BM_MB_EX_ILLEGAL_VALUE : BM_MB_EX_DEVICE_FAILURE;
 }
 
 static int act_clock(void *ctx, int64_t unix_s)
 {
-	(void)ctx;
-	bm_run_shared *sh = sv.sh;
-	pthread_mutex_lock(&sh->lock);
-	int64_t off = unix_s - sh->src_unix;
-	pthread_mutex_unlock(&sh->lock);
-	if (!persist(&sv.set, off))
+	if (bm_ctl_clock(sv.sh, unix_s, ev_source(ctx), 0) != BM_OK)
 		return BM_MB_EX_DEVICE_FAILURE;
-	pthread_mutex_lock(&sh->lock);
-	sh->rtc_offset_s = off;
-	pthread_mutex_unlock(&sh->lock);
-	bm_events_add(unix_s, BM_EV_CLOCK, ev_source(ctx), -1, 0, (double)(unix_s - sv.view.rtc_unix), 0);
 	sv.view.rtc_unix = unix_s;
 	return 0;
 }
 
 static int act_relay(void *ctx, unsigned r, bool close)
 {
-	(void)ctx;
-	bm_run_shared *sh = sv.sh;
-	pthread_mutex_lock(&sh->lock);
-	/* at the time of the last window (the sample clock is the sample thread's) */
-	bm_err e = bm_io_command(&sh->io, r, close, sh->io.t_s, sh->rtc_unix * 1000);
-	if (e == BM_OK)
-		sv.io = sh->io;
-	pthread_mutex_unlock(&sh->lock);
+	bm_err e = bm_ctl_relay(sv.sh, r, close, ev_source(ctx), 0);
+	sv.fresh = false;
+	refresh(NULL);
 	return e == BM_OK ? 0 : e == BM_E_STATE ? BM_MB_EX_ILLEGAL_VALUE : BM_MB_EX_ILLEGAL_ADDRESS;
 }
 

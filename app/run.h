@@ -61,6 +61,16 @@ void bm_events_add(int64_t time, unsigned type, unsigned source, int circuit, un
 uint32_t bm_events_last(void);
 bm_err bm_events_get(void *ctx, uint32_t seq, bm_event *out);
 
+/* Changes from any interface (control.c): saved, applied, logged with the
+ * source (bm_ev_source) and, for the web, the account (1 admin) as value2.
+ * BM_OK; BM_E_IO (not saved: nothing changed); BM_E_INVAL; relay:
+ * BM_E_STATE (alarm mode), BM_E_INVAL (no such relay). */
+bm_err bm_ctl_commit(bm_run_shared *sh, const bm_settings *next, unsigned source, unsigned code, double value,
+                     double account);
+bm_err bm_ctl_reset(bm_run_shared *sh, bm_rm_reset what, unsigned source, double account);
+bm_err bm_ctl_clock(bm_run_shared *sh, int64_t unix_s, unsigned source, double account);
+bm_err bm_ctl_relay(bm_run_shared *sh, unsigned r, bool close, unsigned source, double account);
+
 /* Modbus servers (mbglue.c). */
 struct bm_mbsrv;
 typedef struct bm_mb_opts {
