@@ -6,7 +6,7 @@ CROSS   ?= build-cross
 JOBS    ?= $(shell nproc)
 RUNARGS ?=
 # make run's services listen on local unprivileged ports (a device uses 502).
-RUN_SERVICES ?= --modbus-tcp 127.0.0.1:1502
+RUN_SERVICES ?= --modbus-tcp 127.0.0.1:1502 --web 127.0.0.1:8080
 FUZZ_SECONDS ?= 20
 # Quiet the "Entering directory" lines of every sub-make, cmake's included.
 MAKEFLAGS += --no-print-directory
@@ -24,7 +24,7 @@ help:
 	@echo "make clean  remove build folders"
 	@echo "make docs   regenerate docs/registers.md and docs/registers.csv from the register table"
 	@echo "variables: RUNARGS='--speed 10 ...' passes options to 'branchmeter run'"
-	@echo "           RUN_SERVICES='--modbus-tcp 127.0.0.1:1502' where make run's services listen"
+	@echo "           RUN_SERVICES='--modbus-tcp 127.0.0.1:1502 --web 127.0.0.1:8080' where make run's services listen"
 	@echo "           FUZZ_SECONDS=n fuzzes each target n s in make test (default $(FUZZ_SECONDS))"
 
 deps:

@@ -24,6 +24,7 @@
 #include "comtrade.h"
 #include "conffile.h"
 #include "gpio.h"
+#include "web.h"
 #include "bm/metering.h"
 #include "fft_kiss.h"
 #include "sim.h"
@@ -103,6 +104,11 @@ static void usage(FILE *f)
 	      "                address, baud, parity and stop bits (default 1, 9600 8N1)\n"
 	      "  --modbus-clients N  TCP connections served at once (default 32)\n"
 	      "  --modbus-idle S  close a TCP connection idle this long (default 60)\n"
+	      "  --web [HOST:]PORT|off  the web page and JSON API (docs/api.md; default off here,\n"
+	      "                make run: 127.0.0.1:8080); --web-assets DIR serves the page from DIR\n"
+	      "  --web-admin-password PW, --web-user-password PW  set the accounts' passwords (kept as\n"
+	      "                salted hashes in the state directory); without one, the admin password\n"
+	      "                is generated at the first start and printed once\n"
 	      "  --config FILE  a configuration file (docs/configuration.md): model, Modbus, settings\n"
 	      "                by register name (applied at every start), GPIO lines; options given\n"
 	      "                here win over the file\n"
@@ -527,10 +533,14 @@ int bm_cmd_run(int argc, char **argv)
 		{"modbus-tcp", required_argument, NULL, 'T'}, {"modbus-rtu", required_argument, NULL, 'R'},
 		{"modbus-clients", required_argument, NULL, 'C'}, {"modbus-idle", required_argument, NULL, 'L'},
 		{"model", required_argument, NULL, 'M'}, {"config", required_argument, NULL, 'F'},
+		{"web", required_argument, NULL, 'W'}, {"web-assets", required_argument, NULL, 'A'},
+		{"web-admin-password", required_argument, NULL, 'P'}, {"web-user-password", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	bm_mb_opts mbo = {NULL, NULL, 32, 60.0};
 	const char *model_arg = NULL, *config_arg = NULL;
+	const char *web_arg = NULL, *web_assets = BM_WEB_ASSETS, *web_admin = NULL, *web_user = NULL;
+	bm_web *web = NULL;
 	static bm_conf conf;
 	bm_gpio *gpio = NULL;
 	static run_ctx rc;
@@ -571,6 +581,10 @@ int bm_cmd_run(int argc, char **argv)
 		case 'T': mbo.tcp = optarg; break;
 		case 'M': model_arg = optarg; break;
 		case 'F': config_arg = optarg; break;
+		case 'W': web_arg = optarg; break;
+		case 'A': web_assets = optarg; break;
+		case 'P': web_admin = optarg; break;
+		case 'U': web_user = optarg; break;
 		case 'R': mbo.rtu = optarg; break;
 		case 'C': {
 			double v;
@@ -607,6 +621,14 @@ int bm_cmd_run(int argc, char **argv)
 			mbo.max_clients = conf.clients;
 		if (conf.idle_s > 0)
 			mbo.idle_s = conf.idle_s;
+		if (!web_arg && conf.web[0])
+			web_arg = conf.web;
+		if (conf.web_assets[0] && strcmp(web_assets, BM_WEB_ASSETS) == 0)
+			web_assets = conf.web_assets;
+		if (!web_admin && conf.web_admin[0])
+			web_admin = conf.web_admin;
+		if (!web_user && conf.web_user[0])
+			web_user = conf.web_user;
 	}
 	if (strcmp(source, "sim") == 0 || strncmp(source, "sim:", 4) == 0) {
 		static bm_sim_scenario sc;
@@ -811,8 +833,39 @@ int bm_cmd_run(int argc, char **argv)
 	struct bm_mbsrv *mbs = NULL;
 	if (!bm_mb_start(&rc.sh, &mbo, json, &mbs))
 		return 1;
+	if (web_arg && strcmp(web_arg, "off") != 0) {
+		static char accounts[1100];
+		if (sdir[0])
+			snprintf(accounts, sizeof accounts, "%s/web-accounts", sdir);
+		else /* no state directory: accounts for this run only */
+			snprintf(accounts, sizeof accounts, "%s/branchmeter-web-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+			         (long)getpid());
+		bm_webapi_init(&rc.sh);
+		bm_web_cfg wc = {0};
+		wc.listen = web_arg;
+		wc.assets = web_assets;
+		wc.accounts_path = accounts;
+		wc.admin_password = web_admin;
+		wc.user_password = web_user;
+		static const bm_web_hooks wh = {bm_webapi_handle, bm_webapi_live, NULL};
+		char generated[32] = "";
+		if (bm_web_start(&web, &wc, &wh, generated, err, sizeof err) != BM_OK) {
+			fprintf(stderr, "branchmeter: web: %s\n", err);
+			bm_mb_stop(mbs);
+			return 1;
+		}
+		if (!json) {
+			const char *colon = strrchr(web_arg, ':');
+			int hl = colon ? (int)(colon - web_arg) : 0;
+			printf("  web: http://%.*s:%d/  (page and JSON API, docs/api.md)\n", hl ? hl : 7,
+			       hl ? web_arg : "0.0.0.0", bm_web_port(web));
+		}
+		if (generated[0])
+			/* once, on the console only: only a salted hash is stored */
+			fprintf(json ? stderr : stdout, "  web: admin password (shown once): %s\n", generated);
+	}
 	if (!json) {
-		puts("  DL/T 645, MQTT and the web page: not in this build yet (on the roadmap)");
+		puts("  DL/T 645 and MQTT: not in this build yet (on the roadmap)");
 		puts("  Ctrl-C stops.");
 		fflush(stdout);
 	}
@@ -867,6 +920,7 @@ int bm_cmd_run(int argc, char **argv)
 	stop_flag = 1;
 	pthread_join(th, NULL);
 	bm_mb_stop(mbs);
+	bm_web_stop(web);
 	bm_gpio_close(gpio); /* relays open when the meter stops */
 	take_events(&rc);
 	save_if_due(&rc, &st, true);

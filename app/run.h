@@ -71,6 +71,13 @@ bm_err bm_ctl_reset(bm_run_shared *sh, bm_rm_reset what, unsigned source, double
 bm_err bm_ctl_clock(bm_run_shared *sh, int64_t unix_s, unsigned source, double account);
 bm_err bm_ctl_relay(bm_run_shared *sh, unsigned r, bool close, unsigned source, double account);
 
+/* The web API (webapi.c): handlers for the web server's hooks (web.h). */
+struct bm_web_req;
+struct bm_web_resp;
+void bm_webapi_init(bm_run_shared *sh);
+void bm_webapi_handle(void *user, const struct bm_web_req *req, struct bm_web_resp *resp);
+char *bm_webapi_live(void *user);
+
 /* Modbus servers (mbglue.c). */
 struct bm_mbsrv;
 typedef struct bm_mb_opts {

@@ -338,16 +338,17 @@ static bm_err rm_lookup(const char *name, bm_rm_info *out)
 
 /* --------------------------------------------------------------- parser */
 
-enum { SEC_METER = 0, SEC_MODBUS, SEC_SETTINGS, SEC_GPIO, SEC_COUNT };
-static const char *const sec_names[SEC_COUNT] = {"meter", "modbus", "settings", "gpio"};
+enum { SEC_METER = 0, SEC_MODBUS, SEC_SETTINGS, SEC_GPIO, SEC_WEB, SEC_COUNT };
+static const char *const sec_names[SEC_COUNT] = {"meter", "modbus", "settings", "gpio", "web"};
 
 /* Keys of the fixed sections. */
-enum { K_MODEL, K_TCP, K_RTU, K_CLIENTS, K_IDLE, K_FIXED_COUNT };
+enum { K_MODEL, K_TCP, K_RTU, K_CLIENTS, K_IDLE, K_WEB_LISTEN, K_WEB_ASSETS, K_WEB_ADMIN, K_WEB_USER, K_FIXED_COUNT };
 static const struct {
 	uint8_t sec;
 	const char *name;
 } fixed_keys[K_FIXED_COUNT] = {
 	{SEC_METER, "model"}, {SEC_MODBUS, "tcp"}, {SEC_MODBUS, "rtu"}, {SEC_MODBUS, "clients"}, {SEC_MODBUS, "idle"},
+	{SEC_WEB, "listen"}, {SEC_WEB, "assets"}, {SEC_WEB, "admin_password"}, {SEC_WEB, "user_password"},
 };
 
 typedef struct parse_ctx {
@@ -404,7 +405,7 @@ static int section_index(parse_ctx *x, const char *s, size_t len)
 			if (ieq(buf, sec_names[i]))
 				return i;
 	}
-	fail_at(x, BM_E_FORMAT, "unknown section [%.*s%s] (expected [meter], [modbus], [settings] or [gpio])",
+	fail_at(x, BM_E_FORMAT, "unknown section [%.*s%s] (expected [meter], [modbus], [settings], [gpio] or [web])",
 	        (int)(len > 40 ? 40 : len), s, len > 40 ? "..." : "");
 	return -1;
 }
@@ -628,7 +629,9 @@ static void parse_fixed(parse_ctx *x, int si, const char *sec, const char *key, 
 			break;
 	if (k == K_FIXED_COUNT) {
 		fail_at(x, BM_E_FORMAT, "[%s] unknown key '%.40s'%s", sec, key,
-		        si == SEC_METER ? " (expected model)" : " (expected tcp, rtu, clients or idle)");
+		        si == SEC_METER    ? " (expected model)"
+		        : si == SEC_WEB ? " (expected listen, assets, admin_password or user_password)"
+		                        : " (expected tcp, rtu, clients or idle)");
 		return;
 	}
 	if (x->seen_fixed[k]) {
@@ -643,6 +646,17 @@ static void parse_fixed(parse_ctx *x, int si, const char *sec, const char *key, 
 			bad_value(x, BM_E_FORMAT, sec, key, val, "a model code has no blanks (e.g. KPM312-1A2B3C4D-R-K-T)");
 		break;
 	case K_TCP: parse_tcp(x, sec, key, val); break;
+	case K_WEB_LISTEN:
+		if (put_text(x, x->c.web, sizeof x->c.web, sec, key, val) && has_space(val))
+			bad_value(x, BM_E_FORMAT, sec, key, val, "expected [HOST:]PORT or off");
+		break;
+	case K_WEB_ASSETS: put_text(x, x->c.web_assets, sizeof x->c.web_assets, sec, key, val); break;
+	case K_WEB_ADMIN:
+	case K_WEB_USER:
+		if (put_text(x, k == K_WEB_ADMIN ? x->c.web_admin : x->c.web_user, sizeof x->c.web_admin, sec, key, val) &&
+		    strlen(val) < 8)
+			bad_value(x, BM_E_INVAL, sec, key, "(hidden)", "a password has at least 8 characters");
+		break;
 	case K_RTU:
 		if (put_text(x, x->c.rtu, sizeof x->c.rtu, sec, key, val) && has_space(val))
 			bad_value(x, BM_E_FORMAT, sec, key, val, "expected a serial device path, e.g. /dev/ttyUSB0");

@@ -63,6 +63,10 @@ typedef struct bm_conf {
 	char rtu[256];             /* [modbus] rtu: serial device; "" if not given */
 	unsigned clients;          /* [modbus] clients 1..1024; 0 if not given */
 	double idle_s;             /* [modbus] idle 0.1..86400 s; 0 if not given */
+	char web[300];             /* [web] listen: "[HOST:]PORT" or "off"; "" if not given */
+	char web_assets[512];      /* [web] assets: the page's folder; "" if not given */
+	char web_admin[128];       /* [web] admin_password (>= 8 characters); "" if not given */
+	char web_user[128];        /* [web] user_password (>= 8 characters); "" if not given */
 	unsigned n_settings;
 	bm_conf_setting settings[BM_CONF_MAX_SETTINGS]; /* in file order */
 	bm_conf_gpio dout[BM_DO_MAX], din[BM_DI_MAX];  /* [gpio] DO1..DO4, DI1..DI4 */

@@ -223,7 +223,11 @@ typedef struct bad_case {
 
 static const bad_case bad[] = {
 	/* structure */
-	{"[foo]\n", BM_E_FORMAT, 1, "unknown section [foo] (expected [meter], [modbus], [settings] or [gpio])"},
+	{"[web]\nadmin_password = short\n", BM_E_INVAL, 2,
+	 "[web] admin_password = (hidden): a password has at least 8 characters"},
+	{"[web]\nport = 1\n", BM_E_FORMAT, 2,
+	 "[web] unknown key 'port' (expected listen, assets, admin_password or user_password)"},
+	{"[foo]\n", BM_E_FORMAT, 1, "unknown section [foo] (expected [meter], [modbus], [settings], [gpio] or [web])"},
 	{"[meter]\n\n[grid]\nvoltage = 1\n", BM_E_FORMAT, 3, "unknown section [grid]"},
 	{"model = x\n", BM_E_FORMAT, 1, "model: a key before the first [section]"},
 	{"[meter]\nmodel = x\ngarbage\n", BM_E_FORMAT, 3, "syntax error: expected [section], key = value or a ; comment"},
