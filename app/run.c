@@ -109,6 +109,7 @@ static void usage(FILE *f)
 	      "  --web-admin-password PW, --web-user-password PW  set the accounts' passwords (kept as\n"
 	      "                salted hashes in the state directory); without one, the admin password\n"
 	      "                is generated at the first start and printed once\n"
+	      "  --web-session-idle S  log a web session out after S seconds without a request (900)\n"
 	      "  --config FILE  a configuration file (docs/configuration.md): model, Modbus, settings\n"
 	      "                by register name (applied at every start), GPIO lines; options given\n"
 	      "                here win over the file\n"
@@ -535,12 +536,14 @@ int bm_cmd_run(int argc, char **argv)
 		{"model", required_argument, NULL, 'M'}, {"config", required_argument, NULL, 'F'},
 		{"web", required_argument, NULL, 'W'}, {"web-assets", required_argument, NULL, 'A'},
 		{"web-admin-password", required_argument, NULL, 'P'}, {"web-user-password", required_argument, NULL, 'U'},
+		{"web-session-idle", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	bm_mb_opts mbo = {NULL, NULL, 32, 60.0};
 	const char *model_arg = NULL, *config_arg = NULL;
 	const char *web_arg = NULL, *web_assets = BM_WEB_ASSETS, *web_admin = NULL, *web_user = NULL;
 	bm_web *web = NULL;
+	double web_idle = 900.0;
 	static bm_conf conf;
 	bm_gpio *gpio = NULL;
 	static run_ctx rc;
@@ -585,6 +588,10 @@ int bm_cmd_run(int argc, char **argv)
 		case 'A': web_assets = optarg; break;
 		case 'P': web_admin = optarg; break;
 		case 'U': web_user = optarg; break;
+		case 'E':
+			if (!bm_arg_double("--web-session-idle", optarg, 0.1, 86400, &web_idle))
+				return 2;
+			break;
 		case 'R': mbo.rtu = optarg; break;
 		case 'C': {
 			double v;
@@ -847,6 +854,7 @@ int bm_cmd_run(int argc, char **argv)
 		wc.accounts_path = accounts;
 		wc.admin_password = web_admin;
 		wc.user_password = web_user;
+		wc.session_idle_s = web_idle;
 		static const bm_web_hooks wh = {bm_webapi_handle, bm_webapi_live, NULL};
 		char generated[32] = "";
 		if (bm_web_start(&web, &wc, &wh, generated, err, sizeof err) != BM_OK) {
