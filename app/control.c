@@ -110,6 +110,7 @@ bm_err bm_ctl_clock(bm_run_shared *sh, int64_t unix_s, unsigned source, double a
 		return BM_E_IO;
 	pthread_mutex_lock(&sh->lock);
 	sh->rtc_offset_s = off;
+	sh->rtc_unix = unix_s; /* readers see the new clock now, not at the next window */
 	pthread_mutex_unlock(&sh->lock);
 	bm_events_add(unix_s, BM_EV_CLOCK, source, -1, 0, (double)(unix_s - was), account);
 	return BM_OK;

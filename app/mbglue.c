@@ -30,15 +30,8 @@
 
 static struct {
 	bm_run_shared *sh;
-	bm_results r;
-	bm_metering mt;
-	bm_settings set;
-	bm_io io;
-	double temp_c[BM_MAX_CIRCUITS], res_ma[BM_MAX_CIRCUITS];
+	bm_snapshot s;
 	bm_rm_view view;
-	uint64_t windows;
-	uint32_t gen;
-	bool fresh;
 	struct bm_mbsrv *srv;
 } sv;
 
@@ -64,39 +57,14 @@ static uint32_t now_s(void)
 static void refresh(void *user)
 {
 	(void)user;
-	bm_run_shared *sh = sv.sh;
-	pthread_mutex_lock(&sh->lock);
-	if (!sv.fresh || sh->windows != sv.windows || sh->set_gen != sv.gen) {
-		sv.r = sh->snap;
-		sv.mt = sh->mt;
-		sv.set = sh->set;
-		sv.io = sh->io;
-		memcpy(sv.temp_c, sh->temp_c, sizeof sv.temp_c);
-		memcpy(sv.res_ma, sh->res_ma, sizeof sv.res_ma);
-		sv.windows = sh->windows;
-		sv.gen = sh->set_gen;
-		sv.view.rtc_unix = sh->rtc_unix;
-		sv.view.windows = sh->windows;
-		sv.view.status = sh->status;
-		sv.fresh = true;
-	}
-	pthread_mutex_unlock(&sh->lock);
-	sv.view.r = sv.windows ? &sv.r : NULL;
-	sv.view.io = &sv.io;
-	sv.view.temp_c = sv.temp_c;
-	sv.view.res_ma = sv.res_ma;
-	sv.view.ev_last = bm_events_last();
-	sv.view.ev_get = bm_events_get;
-	sv.view.mt = &sv.mt;
-	sv.view.set = &sv.set;
-	sv.view.id = &sh->ident;
+	bm_snapshot_refresh(sv.sh, &sv.s, &sv.view);
 }
 
 static int unit_view(uint8_t unit)
 {
-	if (unit == 0 || unit == 255 || unit == sv.set.comm.address)
+	if (unit == 0 || unit == 255 || unit == sv.s.set.comm.address)
 		return -1;
-	if (unit >= CIRCUIT_UNIT0 && unit < CIRCUIT_UNIT0 + sv.set.meter.n_circuits)
+	if (unit >= CIRCUIT_UNIT0 && unit < CIRCUIT_UNIT0 + sv.s.set.meter.n_circuits)
 		return unit - CIRCUIT_UNIT0;
 	return -2;
 }
@@ -132,10 +100,10 @@ static void rtu_from_settings(const bm_settings *set, bm_mbsrv_rtu_cfg *r)
 static int act_commit(void *ctx, const bm_settings *next)
 {
 	session *ses = ctx;
-	bool serial = memcmp(&sv.set.comm, &next->comm, sizeof next->comm) != 0;
+	bool serial = memcmp(&sv.s.set.comm, &next->comm, sizeof next->comm) != 0;
 	if (bm_ctl_commit(sv.sh, next, ev_source(ses), ses ? ses->w_addr : 0, ses ? ses->w_count : 0, 0) != BM_OK)
 		return BM_MB_EX_DEVICE_FAILURE;
-	sv.fresh = false;
+	sv.s.fresh = false;
 	refresh(NULL);
 	if (serial && sv.srv && rtu_cfg.device) {
 		/* answered at the old settings first: the server applies this
@@ -149,7 +117,7 @@ static int act_commit(void *ctx, const bm_settings *next)
 static int act_reset(void *ctx, bm_rm_reset what)
 {
 	bm_err e = bm_ctl_reset(sv.sh, what, ev_source(ctx), 0);
-	sv.fresh = false;
+	sv.s.fresh = false;
 	refresh(NULL);
 	return e == BM_OK ? 0 : e == BM_E_INVAL ? BM_MB_EX_ILLEGAL_VALUE : BM_MB_EX_DEVICE_FAILURE;
 }
@@ -158,14 +126,14 @@ static int act_clock(void *ctx, int64_t unix_s)
 {
 	if (bm_ctl_clock(sv.sh, unix_s, ev_source(ctx), 0) != BM_OK)
 		return BM_MB_EX_DEVICE_FAILURE;
-	sv.view.rtc_unix = unix_s;
+	refresh(NULL);
 	return 0;
 }
 
 static int act_relay(void *ctx, unsigned r, bool close)
 {
 	bm_err e = bm_ctl_relay(sv.sh, r, close, ev_source(ctx), 0);
-	sv.fresh = false;
+	sv.s.fresh = false;
 	refresh(NULL);
 	return e == BM_OK ? 0 : e == BM_E_STATE ? BM_MB_EX_ILLEGAL_VALUE : BM_MB_EX_ILLEGAL_ADDRESS;
 }
@@ -216,7 +184,7 @@ bool bm_mb_start(bm_run_shared *sh, const bm_mb_opts *o, bool quiet, struct bm_m
 {
 	*out = NULL;
 	sv.sh = sh;
-	sv.fresh = false;
+	sv.s.fresh = false;
 	refresh(NULL);
 	bm_mbsrv_cfg cfg;
 	memset(&cfg, 0, sizeof cfg);
@@ -239,14 +207,14 @@ bool bm_mb_start(bm_run_shared *sh, const bm_mb_opts *o, bool quiet, struct bm_m
 			cfg.tcp_host = host;
 		}
 		cfg.tcp_port = (int)p;
-	} else if (!o->tcp && sv.set.comm.tcp_enabled) {
-		cfg.tcp_port = sv.set.comm.tcp_port;
+	} else if (!o->tcp && sv.s.set.comm.tcp_enabled) {
+		cfg.tcp_port = sv.s.set.comm.tcp_port;
 	}
 	memset(&rtu_cfg, 0, sizeof rtu_cfg);
-	if (o->rtu && sv.set.comm.rs485_enabled) {
+	if (o->rtu && sv.s.set.comm.rs485_enabled) {
 		rtu_cfg.device = o->rtu;
 		rtu_cfg.rs485 = true;
-		rtu_from_settings(&sv.set, &rtu_cfg);
+		rtu_from_settings(&sv.s.set, &rtu_cfg);
 	} else if (o->rtu) {
 		fprintf(stderr, "branchmeter: note: RS485 is disabled in the settings (rs485_enabled = 0): no RTU server\n");
 	}
@@ -270,8 +238,8 @@ bool bm_mb_start(bm_run_shared *sh, const bm_mb_opts *o, bool quiet, struct bm_m
 	if (!quiet) {
 		if (cfg.tcp_port >= 0)
 			printf("  Modbus TCP: %s:%d  (unit %u, 0 or 255: the meter; %d..%d: circuit 1..%u; docs/modbus.md)\n",
-			       cfg.tcp_host ? cfg.tcp_host : "0.0.0.0", bm_mbsrv_tcp_port(sv.srv), sv.set.comm.address,
-			       CIRCUIT_UNIT0, CIRCUIT_UNIT0 + sv.set.meter.n_circuits - 1, sv.set.meter.n_circuits);
+			       cfg.tcp_host ? cfg.tcp_host : "0.0.0.0", bm_mbsrv_tcp_port(sv.srv), sv.s.set.comm.address,
+			       CIRCUIT_UNIT0, CIRCUIT_UNIT0 + sv.s.set.meter.n_circuits - 1, sv.s.set.meter.n_circuits);
 		if (cfg.rtu.device)
 			printf("  Modbus RTU: %s  %u %c%u, address %u\n", cfg.rtu.device, cfg.rtu.baud, cfg.rtu.parity,
 			       cfg.rtu.stop_bits, cfg.rtu.addr);

@@ -71,6 +71,23 @@ bm_err bm_ctl_reset(bm_run_shared *sh, bm_rm_reset what, unsigned source, double
 bm_err bm_ctl_clock(bm_run_shared *sh, int64_t unix_s, unsigned source, double account);
 bm_err bm_ctl_relay(bm_run_shared *sh, unsigned r, bool close, unsigned source, double account);
 
+/* A server's copy of the published state (snapshot.c): refreshed when a new
+ * window, settings or clock were published, or when fresh is false; *v is
+ * set to a register-map view of it. */
+typedef struct bm_snapshot {
+	bm_results r;
+	bm_metering mt;
+	bm_settings set;
+	bm_io io;
+	double temp_c[BM_MAX_CIRCUITS], res_ma[BM_MAX_CIRCUITS];
+	uint64_t windows;
+	uint32_t gen;
+	int64_t rtc;
+	uint16_t status;
+	bool fresh;
+} bm_snapshot;
+void bm_snapshot_refresh(bm_run_shared *sh, bm_snapshot *s, bm_rm_view *v);
+
 /* The web API (webapi.c): handlers for the web server's hooks (web.h). */
 struct bm_web_req;
 struct bm_web_resp;

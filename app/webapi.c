@@ -35,15 +35,7 @@
 static struct {
 	pthread_mutex_t lock;
 	bm_run_shared *sh;
-	bm_results r;
-	bm_metering mt;
-	bm_settings set;
-	bm_io io;
-	double temp_c[BM_MAX_CIRCUITS], res_ma[BM_MAX_CIRCUITS];
-	uint64_t windows;
-	uint32_t gen;
-	int64_t rtc;
-	bool fresh;
+	bm_snapshot s;
 	bm_rm_view view;
 	bm_rm_session ses; /* reads of access / unlock_left: never unlocked */
 } ws = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -53,39 +45,13 @@ static struct {
 void bm_webapi_init(bm_run_shared *sh)
 {
 	ws.sh = sh;
-	ws.fresh = false;
+	ws.s.fresh = false;
 }
 
 /* Under ws.lock: the published state, copied when it changed. */
 static void refresh(void)
 {
-	bm_run_shared *sh = ws.sh;
-	pthread_mutex_lock(&sh->lock);
-	if (!ws.fresh || sh->windows != ws.windows || sh->set_gen != ws.gen || sh->rtc_unix != ws.rtc) {
-		ws.r = sh->snap;
-		ws.mt = sh->mt;
-		ws.set = sh->set;
-		ws.io = sh->io;
-		memcpy(ws.temp_c, sh->temp_c, sizeof ws.temp_c);
-		memcpy(ws.res_ma, sh->res_ma, sizeof ws.res_ma);
-		ws.windows = sh->windows;
-		ws.gen = sh->set_gen;
-		ws.rtc = sh->rtc_unix;
-		ws.view.status = sh->status;
-		ws.fresh = true;
-	}
-	pthread_mutex_unlock(&sh->lock);
-	ws.view.r = ws.windows ? &ws.r : NULL;
-	ws.view.mt = &ws.mt;
-	ws.view.set = &ws.set;
-	ws.view.id = &sh->ident;
-	ws.view.io = &ws.io;
-	ws.view.temp_c = ws.temp_c;
-	ws.view.res_ma = ws.res_ma;
-	ws.view.rtc_unix = ws.rtc;
-	ws.view.windows = ws.windows;
-	ws.view.ev_last = bm_events_last();
-	ws.view.ev_get = bm_events_get;
+	bm_snapshot_refresh(ws.sh, &ws.s, &ws.view);
 }
 
 static void reply(bm_web_resp *resp, int status, cJSON *j)
@@ -131,7 +97,7 @@ static cJSON *item_json(const bm_rm_info *in)
 		return cJSON_CreateString(s);
 	}
 	case BM_RT_DATETIME: {
-		char s[32];
+		char s[48];
 		snprintf(s, sizeof s, "%04u-%02u-%02uT%02u:%02u:%02u", regs[0], regs[1], regs[2], regs[3], regs[4], regs[5]);
 		return cJSON_CreateString(s);
 	}
@@ -180,7 +146,7 @@ static void get_values(const bm_web_req *req, bm_web_resp *resp)
 		bm_rm_iter it;
 		bm_rm_info in;
 		bool any = false;
-		bm_rm_iter_init(&it, ws.set.meter.n_circuits);
+		bm_rm_iter_init(&it, ws.s.set.meter.n_circuits);
 		while (bm_rm_next(&it, &in)) {
 			if (strcmp(in.name, tok) != 0 && fnmatch(tok, in.name, 0) != 0)
 				continue;
@@ -204,39 +170,39 @@ static void get_values(const bm_web_req *req, bm_web_resp *resp)
 
 static void add_live(cJSON *j)
 {
-	cJSON_AddNumberToObject(j, "rtc", (double)ws.rtc);
-	cJSON_AddNumberToObject(j, "windows", (double)ws.windows);
-	cJSON_AddNumberToObject(j, "tariff", bm_metering_tariff(&ws.mt));
+	cJSON_AddNumberToObject(j, "rtc", (double)ws.s.rtc);
+	cJSON_AddNumberToObject(j, "windows", (double)ws.s.windows);
+	cJSON_AddNumberToObject(j, "tariff", bm_metering_tariff(&ws.s.mt));
 	cJSON *cs = cJSON_AddArrayToObject(j, "circuits");
-	for (unsigned c = 0; ws.windows && c < ws.r.n_circuits; c++) {
+	for (unsigned c = 0; ws.s.windows && c < ws.s.r.n_circuits; c++) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "circuit", c + 1);
-		cJSON_AddStringToObject(o, "wiring", bm_wiring_name(ws.set.meter.circuit[c].wiring));
+		cJSON_AddStringToObject(o, "wiring", bm_wiring_name(ws.s.set.meter.circuit[c].wiring));
 		for (int q = 0; q < BM_Q_COUNT; q++)
-			cJSON_AddItemToObject(o, bm_quantity_table[q].name, num(ws.r.v[c][q]));
-		cJSON_AddItemToObject(o, "EP_imp_kWh", num(bm_metering_energy_wh(&ws.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP) / 1e3));
-		cJSON_AddItemToObject(o, "EP_exp_kWh", num(bm_metering_energy_wh(&ws.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP) / 1e3));
+			cJSON_AddItemToObject(o, bm_quantity_table[q].name, num(ws.s.r.v[c][q]));
+		cJSON_AddItemToObject(o, "EP_imp_kWh", num(bm_metering_energy_wh(&ws.s.mt, c, BM_MT_TOTAL, BM_MT_EP_IMP) / 1e3));
+		cJSON_AddItemToObject(o, "EP_exp_kWh", num(bm_metering_energy_wh(&ws.s.mt, c, BM_MT_TOTAL, BM_MT_EP_EXP) / 1e3));
 		bm_mt_demand d;
-		if (bm_metering_demand(&ws.mt, c, BM_MT_D_P, &d) == BM_OK) {
+		if (bm_metering_demand(&ws.s.mt, c, BM_MT_D_P, &d) == BM_OK) {
 			cJSON_AddItemToObject(o, "DP", num(d.present));
 			cJSON_AddItemToObject(o, "DP_max", num(d.max));
 		}
-		if (ws.set.caps.temperature >> c & 1u)
-			cJSON_AddItemToObject(o, "temperature", num(ws.temp_c[c]));
-		if (ws.set.caps.residual >> c & 1u)
-			cJSON_AddItemToObject(o, "residual", num(ws.res_ma[c]));
+		if (ws.s.set.caps.temperature >> c & 1u)
+			cJSON_AddItemToObject(o, "temperature", num(ws.s.temp_c[c]));
+		if (ws.s.set.caps.residual >> c & 1u)
+			cJSON_AddItemToObject(o, "residual", num(ws.s.res_ma[c]));
 		cJSON *al = cJSON_AddArrayToObject(o, "alarms");
-		uint32_t st = bm_io_alarm_status(&ws.io, c);
+		uint32_t st = bm_io_alarm_status(&ws.s.io, c);
 		for (unsigned k = 0; k < BM_AL_TYPE_COUNT; k++)
 			if (st >> k & 1u)
 				cJSON_AddItemToArray(al, cJSON_CreateString(bm_al_table[k].name));
 		cJSON_AddItemToArray(cs, o);
 	}
-	if (ws.set.caps.n_do)
-		cJSON_AddNumberToObject(j, "relays", ws.io.do_state);
-	if (ws.set.caps.n_di) {
-		cJSON_AddNumberToObject(j, "inputs", ws.io.di_state);
-		cJSON_AddNumberToObject(j, "input_alarms", bm_io_di_alarm_status(&ws.io));
+	if (ws.s.set.caps.n_do)
+		cJSON_AddNumberToObject(j, "relays", ws.s.io.do_state);
+	if (ws.s.set.caps.n_di) {
+		cJSON_AddNumberToObject(j, "inputs", ws.s.io.di_state);
+		cJSON_AddNumberToObject(j, "input_alarms", bm_io_di_alarm_status(&ws.s.io));
 	}
 }
 
@@ -244,7 +210,7 @@ static void get_harmonics(const bm_web_req *req, bm_web_resp *resp)
 {
 	char cs[8];
 	int c = query_get(req->query, "circuit", cs, sizeof cs) ? atoi(cs) : 1;
-	if (c < 1 || c > ws.set.meter.n_circuits) {
+	if (c < 1 || c > ws.s.set.meter.n_circuits) {
 		fail(resp, 400, "circuit: 1..the meter's circuits", "circuit");
 		return;
 	}
@@ -253,16 +219,16 @@ static void get_harmonics(const bm_web_req *req, bm_web_resp *resp)
 	cJSON_AddNumberToObject(j, "circuit", c);
 	for (unsigned k = 0; k < BM_PQ_CHANNELS; k++) {
 		cJSON *a = cJSON_AddArrayToObject(j, ch[k]);
-		double f1 = ws.windows ? bm_pq_harmonic_rms(&ws.r, &ws.set.meter, (unsigned)c - 1, k, 1) : NAN;
+		double f1 = ws.s.windows ? bm_pq_harmonic_rms(&ws.s.r, &ws.s.set.meter, (unsigned)c - 1, k, 1) : NAN;
 		for (unsigned h = 1; h <= BM_H_MAX; h++) {
-			double x = ws.windows ? bm_pq_harmonic_rms(&ws.r, &ws.set.meter, (unsigned)c - 1, k, h) : NAN;
+			double x = ws.s.windows ? bm_pq_harmonic_rms(&ws.s.r, &ws.s.set.meter, (unsigned)c - 1, k, h) : NAN;
 			cJSON_AddItemToArray(a, num(f1 > 0 ? 100.0 * x / f1 : NAN));
 		}
 	}
 	static const int extra[] = {BM_Q_THDU1, BM_Q_THDU2, BM_Q_THDU3, BM_Q_THDI1, BM_Q_THDI2, BM_Q_THDI3,
 	                            BM_Q_K1,    BM_Q_K2,    BM_Q_K3};
 	for (unsigned i = 0; i < sizeof extra / sizeof extra[0]; i++)
-		cJSON_AddItemToObject(j, bm_quantity_table[extra[i]].name, num(ws.windows ? ws.r.v[c - 1][extra[i]] : NAN));
+		cJSON_AddItemToObject(j, bm_quantity_table[extra[i]].name, num(ws.s.windows ? ws.s.r.v[c - 1][extra[i]] : NAN));
 	reply(resp, 200, j);
 }
 
@@ -304,7 +270,7 @@ static void get_registers(bm_web_resp *resp)
 	cJSON *a = cJSON_CreateArray();
 	bm_rm_iter it;
 	bm_rm_info in;
-	bm_rm_iter_init(&it, ws.set.meter.n_circuits);
+	bm_rm_iter_init(&it, ws.s.set.meter.n_circuits);
 	uint16_t regs[BM_RM_ITEM_MAX_REGS];
 	while (bm_rm_next(&it, &in)) {
 		cJSON *o = cJSON_CreateObject();
@@ -334,15 +300,15 @@ static void get_device(bm_web_resp *resp)
 	cJSON_AddStringToObject(j, "firmware", id->firmware);
 	cJSON_AddStringToObject(j, "serial", id->serial);
 	cJSON_AddStringToObject(j, "model_summary", bm_model_describe(&ws.sh->model, sum, sizeof sum));
-	cJSON_AddNumberToObject(j, "circuits", ws.set.meter.n_circuits);
-	cJSON_AddNumberToObject(j, "sample_rate", ws.set.meter.sample_rate);
-	cJSON_AddNumberToObject(j, "rtc", (double)ws.rtc);
+	cJSON_AddNumberToObject(j, "circuits", ws.s.set.meter.n_circuits);
+	cJSON_AddNumberToObject(j, "sample_rate", ws.s.set.meter.sample_rate);
+	cJSON_AddNumberToObject(j, "rtc", (double)ws.s.rtc);
 	bm_caltime t;
-	bm_caltime_split(ws.rtc, ws.set.metering.utc_offset_s, &t);
+	bm_caltime_split(ws.s.rtc, ws.s.set.metering.utc_offset_s, &t);
 	char dt[32];
 	snprintf(dt, sizeof dt, "%04d-%02u-%02uT%02u:%02u:%02u", (int)t.year, t.month, t.day, t.hour, t.minute, t.second);
 	cJSON_AddStringToObject(j, "datetime", dt);
-	cJSON_AddNumberToObject(j, "uptime_s", bm_metering_run_time_s(&ws.mt));
+	cJSON_AddNumberToObject(j, "uptime_s", bm_metering_run_time_s(&ws.s.mt));
 	reply(resp, 200, j);
 }
 
@@ -394,7 +360,7 @@ static void patch_settings(const bm_web_req *req, bm_web_resp *resp)
 	bm_err e = bm_conf_load_string(ini, "web", &conf, err, sizeof err);
 	free(ini);
 	if (e == BM_OK) {
-		next = ws.set;
+		next = ws.s.set;
 		e = bm_conf_apply_settings(&conf, &next, err, sizeof err);
 	}
 	if (e != BM_OK) {
@@ -413,7 +379,7 @@ static void patch_settings(const bm_web_req *req, bm_web_resp *resp)
 		fail(resp, 500, "the settings could not be saved", NULL);
 		return;
 	}
-	ws.fresh = false;
+	ws.s.fresh = false;
 	cJSON *j = cJSON_CreateObject(), *ch = cJSON_AddArrayToObject(j, "changed");
 	for (unsigned i = 0; i < n; i++)
 		cJSON_AddItemToArray(ch, cJSON_CreateString(keys[i]));
@@ -451,13 +417,13 @@ static void post_relay(const bm_web_req *req, bm_web_resp *resp)
 		return;
 	cJSON *r = cJSON_GetObjectItemCaseSensitive(b, "relay"), *c = cJSON_GetObjectItemCaseSensitive(b, "close");
 	if (!cJSON_IsNumber(r) || r->valuedouble != (int)r->valuedouble || r->valueint < 1 ||
-	    r->valueint > (int)ws.set.caps.n_do) {
+	    r->valueint > (int)ws.s.set.caps.n_do) {
 		fail(resp, 400, "relay: 1..the model's relays", "relay");
 	} else if (!cJSON_IsBool(c)) {
 		fail(resp, 400, "close: true or false", "close");
 	} else {
 		bm_err e = bm_ctl_relay(ws.sh, (unsigned)r->valueint - 1, cJSON_IsTrue(c), BM_EV_SRC_WEB, ACCOUNT_ADMIN);
-		ws.fresh = false;
+		ws.s.fresh = false;
 		if (e == BM_E_STATE)
 			fail(resp, 409, "the relay is in alarm mode (set its mode to manual)", "relay");
 		else if (e != BM_OK)
@@ -481,7 +447,7 @@ static void post_reset(const bm_web_req *req, bm_web_resp *resp)
 		if (strcmp(w->valuestring, names[k]) == 0)
 			what = k;
 	char want[8];
-	snprintf(want, sizeof want, "%u", ws.set.reset_password);
+	snprintf(want, sizeof want, "%u", ws.s.set.reset_password);
 	if (!what)
 		fail(resp, 400, "what: energy, max_demand, maxmin, tariff_energy or factory", "what");
 	else if (!cJSON_IsString(pw) || strcmp(pw->valuestring, want) != 0)
@@ -489,7 +455,7 @@ static void post_reset(const bm_web_req *req, bm_web_resp *resp)
 	else if (bm_ctl_reset(ws.sh, (bm_rm_reset)what, BM_EV_SRC_WEB, ACCOUNT_ADMIN) != BM_OK)
 		fail(resp, 500, "the reset could not be saved", NULL);
 	else {
-		ws.fresh = false;
+		ws.s.fresh = false;
 		reply(resp, 200, cJSON_CreateObject());
 	}
 	cJSON_Delete(b);
@@ -513,7 +479,7 @@ static void post_clock(const bm_web_req *req, bm_web_resp *resp)
 		if (sscanf(d->valuestring, "%d-%d-%dT%d:%d:%d%c", &y, &mo, &da, &h, &mi, &s, &tail) == 6 && mo >= 1 &&
 		    mo <= 12 && da >= 1 && da <= 31 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59) {
 			bm_caltime ct = {y, (uint8_t)mo, (uint8_t)da, (uint8_t)h, (uint8_t)mi, (uint8_t)s, 0};
-			ok = bm_caltime_join(&ct, ws.set.metering.utc_offset_s, &t) == BM_OK;
+			ok = bm_caltime_join(&ct, ws.s.set.metering.utc_offset_s, &t) == BM_OK;
 		}
 	}
 	if (!ok || t < 946684800 || t > 4102444799)
@@ -521,7 +487,7 @@ static void post_clock(const bm_web_req *req, bm_web_resp *resp)
 	else if (bm_ctl_clock(ws.sh, t, BM_EV_SRC_WEB, ACCOUNT_ADMIN) != BM_OK)
 		fail(resp, 500, "the clock could not be saved", NULL);
 	else {
-		ws.fresh = false;
+		ws.s.fresh = false;
 		reply(resp, 200, cJSON_CreateObject());
 	}
 	cJSON_Delete(b);

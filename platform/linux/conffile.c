@@ -37,6 +37,7 @@
 
 #include <ini.h>
 
+#include "msg.h"
 #include "bm/modbus.h"
 #include "bm/regmap.h"
 #include "conffile.h"
@@ -57,16 +58,6 @@
 #define VAL_FMT "%.64s%s"
 #define VAL_ARG(v) (v), (strlen(v) > 64 ? "..." : "")
 
-static void set_msg(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void set_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ASCII, locale-free. */
 static bool ieq(const char *a, const char *b)
@@ -728,12 +719,12 @@ bm_err bm_conf_load_string(const char *text, const char *name, bm_conf *out, cha
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!text || !out) {
-		set_msg(err, errlen, "%s: no text or no output", name);
+		bm_msgf(err, errlen, "%s: no text or no output", name);
 		return BM_E_INVAL;
 	}
 	parse_ctx *x = calloc(1, sizeof *x);
 	if (!x) {
-		set_msg(err, errlen, "%s: out of memory", name);
+		bm_msgf(err, errlen, "%s: out of memory", name);
 		return BM_E_NOSPACE;
 	}
 	x->name = name;
@@ -744,7 +735,7 @@ bm_err bm_conf_load_string(const char *text, const char *name, bm_conf *out, cha
 	int r = ini_parse_stream(reader, x, handler, x);
 	if (r == -2) {
 		free(x);
-		set_msg(err, errlen, "%s: out of memory", name);
+		bm_msgf(err, errlen, "%s: out of memory", name);
 		return BM_E_NOSPACE;
 	}
 	if (r > 0 && (x->rc == BM_OK || r < x->err_line)) {
@@ -769,18 +760,18 @@ bm_err bm_conf_load(const char *path, bm_conf *out, char *err, size_t errlen)
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!path || !out) {
-		set_msg(err, errlen, "no file name or no output");
+		bm_msgf(err, errlen, "no file name or no output");
 		return BM_E_INVAL;
 	}
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		set_msg(err, errlen, "%s: %s", path, strerror(errno));
+		bm_msgf(err, errlen, "%s: %s", path, strerror(errno));
 		return BM_E_IO;
 	}
 	char *buf = malloc(BM_CONF_MAX_BYTES + 1);
 	if (!buf) {
 		fclose(f);
-		set_msg(err, errlen, "%s: out of memory", path);
+		bm_msgf(err, errlen, "%s: out of memory", path);
 		return BM_E_NOSPACE;
 	}
 	size_t n = fread(buf, 1, BM_CONF_MAX_BYTES + 1, f);
@@ -789,13 +780,13 @@ bm_err bm_conf_load(const char *path, bm_conf *out, char *err, size_t errlen)
 	fclose(f);
 	bm_err rc;
 	if (rd_err) {
-		set_msg(err, errlen, "%s: %s", path, rd_errno ? strerror(rd_errno) : "read error");
+		bm_msgf(err, errlen, "%s: %s", path, rd_errno ? strerror(rd_errno) : "read error");
 		rc = BM_E_IO;
 	} else if (n > BM_CONF_MAX_BYTES) {
-		set_msg(err, errlen, "%s: larger than %u bytes", path, BM_CONF_MAX_BYTES);
+		bm_msgf(err, errlen, "%s: larger than %u bytes", path, BM_CONF_MAX_BYTES);
 		rc = BM_E_FORMAT;
 	} else if (memchr(buf, '\0', n)) {
-		set_msg(err, errlen, "%s: contains a NUL byte (not a text file)", path);
+		bm_msgf(err, errlen, "%s: contains a NUL byte (not a text file)", path);
 		rc = BM_E_FORMAT;
 	} else {
 		buf[n] = '\0';
@@ -831,7 +822,7 @@ static void apply_fail(const bm_conf *c, const bm_conf_setting *s, char *err, si
 	char loc[16] = "";
 	if (s->line > 0)
 		snprintf(loc, sizeof loc, "%d:", s->line);
-	set_msg(err, errlen, "%.500s:%s [settings] %.40s = " VAL_FMT ": %s", c->path, loc, s->name, VAL_ARG(s->value),
+	bm_msgf(err, errlen, "%.500s:%s [settings] %.40s = " VAL_FMT ": %s", c->path, loc, s->name, VAL_ARG(s->value),
 	        why);
 }
 
@@ -840,18 +831,18 @@ bm_err bm_conf_apply_settings(const bm_conf *c, bm_settings *set, char *err, siz
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!c || !set) {
-		set_msg(err, errlen, "no configuration or no settings");
+		bm_msgf(err, errlen, "no configuration or no settings");
 		return BM_E_INVAL;
 	}
 	if (c->n_settings == 0)
 		return BM_OK;
 	if (c->n_settings > BM_CONF_MAX_SETTINGS || !memchr(c->path, '\0', sizeof c->path)) {
-		set_msg(err, errlen, "configuration: bad setting count or path");
+		bm_msgf(err, errlen, "configuration: bad setting count or path");
 		return BM_E_INVAL;
 	}
 	apply_ctx *a = calloc(1, sizeof *a);
 	if (!a) {
-		set_msg(err, errlen, "%s: out of memory", c->path);
+		bm_msgf(err, errlen, "%s: out of memory", c->path);
 		return BM_E_NOSPACE;
 	}
 	a->work = *set;
@@ -864,7 +855,7 @@ bm_err bm_conf_apply_settings(const bm_conf *c, bm_settings *set, char *err, siz
 		const bm_conf_setting *s = &c->settings[i];
 		bm_rm_info in;
 		if (!memchr(s->name, '\0', sizeof s->name) || !memchr(s->value, '\0', sizeof s->value)) {
-			set_msg(err, errlen, "%s: setting %u: name or value not terminated", c->path, i + 1);
+			bm_msgf(err, errlen, "%s: setting %u: name or value not terminated", c->path, i + 1);
 			rc = BM_E_FORMAT;
 			break;
 		}

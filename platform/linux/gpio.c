@@ -19,6 +19,7 @@
 
 #include <gpiod.h>
 
+#include "msg.h"
 #include "gpio.h"
 
 #define N_LINES (BM_DO_MAX + BM_DI_MAX)
@@ -32,20 +33,6 @@ struct bm_gpio {
 	uint8_t out_state; /* bit r: relay r+1's line is active */
 };
 
-static void set_msg(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-static void set_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A chip by path, name or label (errno set on failure: the name's). */
 static struct gpiod_chip *open_chip(const char *what)
@@ -102,24 +89,24 @@ static bool request(bm_gpio *g, const bm_conf_gpio *cg, bool output, const char 
                     char *err, size_t errlen)
 {
 	if (!memchr(cg->chip, '\0', sizeof cg->chip) || cg->chip[0] == '\0') {
-		set_msg(err, errlen, "GPIO line %u: no chip name", cg->line);
+		bm_msgf(err, errlen, "GPIO line %u: no chip name", cg->line);
 		errno = EINVAL;
 		return false;
 	}
 	struct gpiod_chip *c = chip_for(g, cg->chip);
 	if (!c) {
-		set_msg(err, errlen, "%s:%u: %s", cg->chip, cg->line, strerror(errno));
+		bm_msgf(err, errlen, "%s:%u: %s", cg->chip, cg->line, strerror(errno));
 		return false;
 	}
 	unsigned n = gpiod_chip_num_lines(c);
 	if (cg->line >= n) {
-		set_msg(err, errlen, "%s:%u: no such line (the chip has lines 0..%u)", cg->chip, cg->line,
+		bm_msgf(err, errlen, "%s:%u: no such line (the chip has lines 0..%u)", cg->chip, cg->line,
 		        n ? n - 1 : 0);
 		return false;
 	}
 	struct gpiod_line *l = gpiod_chip_get_line(c, cg->line);
 	if (!l) {
-		set_msg(err, errlen, "%s:%u: %s", cg->chip, cg->line, strerror(errno));
+		bm_msgf(err, errlen, "%s:%u: %s", cg->chip, cg->line, strerror(errno));
 		return false;
 	}
 	int flags = cg->active_low ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
@@ -127,7 +114,7 @@ static bool request(bm_gpio *g, const bm_conf_gpio *cg, bool output, const char 
 	                : gpiod_line_request_input_flags(l, consumer, flags);
 	if (rc < 0) {
 		int e = errno;
-		set_msg(err, errlen, "%s:%u: %s%s", cg->chip, cg->line, strerror(e),
+		bm_msgf(err, errlen, "%s:%u: %s%s", cg->chip, cg->line, strerror(e),
 		        e == EBUSY ? " (the line is in use by another consumer or listed twice)" : "");
 		return false;
 	}
@@ -141,13 +128,13 @@ bm_err bm_gpio_open(bm_gpio **out, const bm_conf_gpio dout[BM_DO_MAX], const bm_
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!out) {
-		set_msg(err, errlen, "gpio: no output");
+		bm_msgf(err, errlen, "gpio: no output");
 		return BM_E_INVAL;
 	}
 	*out = NULL;
 	bm_gpio *g = calloc(1, sizeof *g);
 	if (!g) {
-		set_msg(err, errlen, "gpio: out of memory");
+		bm_msgf(err, errlen, "gpio: out of memory");
 		return BM_E_NOSPACE;
 	}
 	if (!consumer)

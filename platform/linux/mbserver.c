@@ -28,6 +28,7 @@
  *    poll() for QUIET_NS, so the loop does not spin on it.
  */
 #define _DEFAULT_SOURCE /* cfmakeraw(), CRTSCTS: not in POSIX */
+#include "msg.h"
 #include "mbserver.h"
 
 #include <errno.h>
@@ -102,17 +103,7 @@ struct bm_mbsrv {
 	bm_mbsrv_counters cnt;
 };
 
-static void set_err(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-{
-	if (!buf || len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ns(void)
 {
@@ -176,22 +167,22 @@ static char parity_upper(char p)
 static bm_err rtu_validate(const bm_mbsrv_rtu_cfg *r, char *err, size_t errlen)
 {
 	if (!baud_speed(r->baud, NULL)) {
-		set_err(err, errlen, "modbus rtu: unsupported baud %lu (1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200)",
+		bm_msgf(err, errlen, "modbus rtu: unsupported baud %lu (1200, 2400, 4800, 9600, 19200, 38400, 57600 or 115200)",
 			(unsigned long)r->baud);
 		return BM_E_INVAL;
 	}
 	char p = parity_upper(r->parity);
 	if (p != 'N' && p != 'E' && p != 'O') {
-		set_err(err, errlen, "modbus rtu: parity %d ('%c') must be 'N', 'E' or 'O'", r->parity,
+		bm_msgf(err, errlen, "modbus rtu: parity %d ('%c') must be 'N', 'E' or 'O'", r->parity,
 			(r->parity >= 0x20 && r->parity < 0x7f) ? r->parity : '?');
 		return BM_E_INVAL;
 	}
 	if (r->stop_bits != 1 && r->stop_bits != 2) {
-		set_err(err, errlen, "modbus rtu: stop_bits %u must be 1 or 2", (unsigned)r->stop_bits);
+		bm_msgf(err, errlen, "modbus rtu: stop_bits %u must be 1 or 2", (unsigned)r->stop_bits);
 		return BM_E_INVAL;
 	}
 	if (r->addr < 1 || r->addr > 247) {
-		set_err(err, errlen, "modbus rtu: addr %u out of range 1..247", (unsigned)r->addr);
+		bm_msgf(err, errlen, "modbus rtu: addr %u out of range 1..247", (unsigned)r->addr);
 		return BM_E_INVAL;
 	}
 	return BM_OK;
@@ -200,23 +191,23 @@ static bm_err rtu_validate(const bm_mbsrv_rtu_cfg *r, char *err, size_t errlen)
 static bm_err cfg_validate(const bm_mbsrv_cfg *cfg, char *err, size_t errlen)
 {
 	if (cfg->max_clients > MAX_CLIENTS_LIMIT) {
-		set_err(err, errlen, "modbus tcp: max_clients %u out of range 1..%d", cfg->max_clients,
+		bm_msgf(err, errlen, "modbus tcp: max_clients %u out of range 1..%d", cfg->max_clients,
 			MAX_CLIENTS_LIMIT);
 		return BM_E_INVAL;
 	}
 	if (cfg->tcp_port < -1 || cfg->tcp_port > 65535) {
-		set_err(err, errlen, "modbus tcp: tcp_port %d out of range -1..65535", cfg->tcp_port);
+		bm_msgf(err, errlen, "modbus tcp: tcp_port %d out of range -1..65535", cfg->tcp_port);
 		return BM_E_INVAL;
 	}
 	/* Written so that NaN fails too. */
 	if (!(cfg->idle_s >= 0.0 && cfg->idle_s <= IDLE_MAX_S)) {
-		set_err(err, errlen, "modbus tcp: idle_s %g out of range 0..%g (0 = %g)", cfg->idle_s, IDLE_MAX_S,
+		bm_msgf(err, errlen, "modbus tcp: idle_s %g out of range 0..%g (0 = %g)", cfg->idle_s, IDLE_MAX_S,
 			IDLE_DEFAULT_S);
 		return BM_E_INVAL;
 	}
 	if (cfg->rtu.device) {
 		if (cfg->rtu.device[0] == '\0') {
-			set_err(err, errlen, "modbus rtu: device is an empty string");
+			bm_msgf(err, errlen, "modbus rtu: device is an empty string");
 			return BM_E_INVAL;
 		}
 		return rtu_validate(&cfg->rtu, err, errlen);
@@ -238,7 +229,7 @@ static bm_err serial_apply(int fd, const char *dev, const bm_mbsrv_rtu_cfg *r, c
 
 	(void)baud_speed(r->baud, &sp); /* validated */
 	if (tcgetattr(fd, &t) != 0) {
-		set_err(err, errlen, "modbus rtu: %s: tcgetattr: %s", dev, strerror(errno));
+		bm_msgf(err, errlen, "modbus rtu: %s: tcgetattr: %s", dev, strerror(errno));
 		return BM_E_IO;
 	}
 	cfmakeraw(&t);
@@ -265,7 +256,7 @@ static bm_err serial_apply(int fd, const char *dev, const bm_mbsrv_rtu_cfg *r, c
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
 	if (cfsetispeed(&t, sp) != 0 || cfsetospeed(&t, sp) != 0) {
-		set_err(err, errlen, "modbus rtu: %s: cfsetspeed %lu: %s", dev, (unsigned long)r->baud,
+		bm_msgf(err, errlen, "modbus rtu: %s: cfsetspeed %lu: %s", dev, (unsigned long)r->baud,
 			strerror(errno));
 		return BM_E_IO;
 	}
@@ -273,7 +264,7 @@ static bm_err serial_apply(int fd, const char *dev, const bm_mbsrv_rtu_cfg *r, c
 	while ((rc = tcsetattr(fd, TCSADRAIN, &t)) != 0 && errno == EINTR)
 		;
 	if (rc != 0) {
-		set_err(err, errlen, "modbus rtu: %s: tcsetattr (%lu %c%u): %s", dev, (unsigned long)r->baud,
+		bm_msgf(err, errlen, "modbus rtu: %s: tcsetattr (%lu %c%u): %s", dev, (unsigned long)r->baud,
 			parity_upper(r->parity), (unsigned)r->stop_bits, strerror(errno));
 		return BM_E_IO;
 	}
@@ -284,11 +275,11 @@ static bm_err serial_open(bm_mbsrv *s, const bm_mbsrv_rtu_cfg *r, char *err, siz
 {
 	int fd = open(r->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, errlen, "modbus rtu: cannot open %s: %s", r->device, strerror(errno));
+		bm_msgf(err, errlen, "modbus rtu: cannot open %s: %s", r->device, strerror(errno));
 		return BM_E_IO;
 	}
 	if (!isatty(fd)) {
-		set_err(err, errlen, "modbus rtu: %s is not a serial port (tty)", r->device);
+		bm_msgf(err, errlen, "modbus rtu: %s is not a serial port (tty)", r->device);
 		close(fd);
 		return BM_E_IO;
 	}
@@ -445,7 +436,7 @@ static bm_err tcp_listen(bm_mbsrv *s, const char *host, int port, char *err, siz
 	snprintf(portstr, sizeof portstr, "%d", port);
 	int gai = getaddrinfo(h, portstr, &hints, &res);
 	if (gai != 0) {
-		set_err(err, errlen, "modbus tcp: tcp_host %s: %s", h, gai_strerror(gai));
+		bm_msgf(err, errlen, "modbus tcp: tcp_host %s: %s", h, gai_strerror(gai));
 		return BM_E_IO;
 	}
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -489,7 +480,7 @@ static bm_err tcp_listen(bm_mbsrv *s, const char *host, int port, char *err, siz
 		close(fd);
 	}
 	freeaddrinfo(res);
-	set_err(err, errlen, "modbus tcp: cannot listen on %s port %d: %s: %s", h, port, what,
+	bm_msgf(err, errlen, "modbus tcp: cannot listen on %s port %d: %s: %s", h, port, what,
 		strerror(last_errno ? last_errno : EADDRNOTAVAIL));
 	return BM_E_IO;
 }
@@ -783,7 +774,7 @@ bm_err bm_mbsrv_start(bm_mbsrv **out, const bm_mbsrv_cfg *cfg, const bm_mbsrv_ho
 	if (out)
 		*out = NULL;
 	if (!out || !cfg || !hooks || !hooks->ops) {
-		set_err(err, errlen, "modbus server: NULL argument (out, cfg, hooks or hooks->ops)");
+		bm_msgf(err, errlen, "modbus server: NULL argument (out, cfg, hooks or hooks->ops)");
 		return BM_E_INVAL;
 	}
 	bm_err e = cfg_validate(cfg, err, errlen);
@@ -792,7 +783,7 @@ bm_err bm_mbsrv_start(bm_mbsrv **out, const bm_mbsrv_cfg *cfg, const bm_mbsrv_ho
 
 	bm_mbsrv *s = calloc(1, sizeof *s);
 	if (!s) {
-		set_err(err, errlen, "modbus server: out of memory");
+		bm_msgf(err, errlen, "modbus server: out of memory");
 		return BM_E_IO;
 	}
 	s->hooks = *hooks;
@@ -811,21 +802,21 @@ bm_err bm_mbsrv_start(bm_mbsrv **out, const bm_mbsrv_cfg *cfg, const bm_mbsrv_ho
 	s->pfd = calloc(3u + s->max_clients, sizeof *s->pfd);
 	s->pfd_slot = calloc(3u + s->max_clients, sizeof *s->pfd_slot);
 	if (!s->conns || !s->pfd || !s->pfd_slot) {
-		set_err(err, errlen, "modbus server: out of memory for %u connections", s->max_clients);
+		bm_msgf(err, errlen, "modbus server: out of memory for %u connections", s->max_clients);
 		srv_free(s);
 		return BM_E_IO;
 	}
 
 	int p[2];
 	if (pipe(p) != 0) {
-		set_err(err, errlen, "modbus server: pipe: %s", strerror(errno));
+		bm_msgf(err, errlen, "modbus server: pipe: %s", strerror(errno));
 		srv_free(s);
 		return BM_E_IO;
 	}
 	s->wake_rd = p[0];
 	s->wake_wr = p[1];
 	if (set_nonblock_cloexec(p[0]) != 0 || set_nonblock_cloexec(p[1]) != 0) {
-		set_err(err, errlen, "modbus server: fcntl on the wake pipe: %s", strerror(errno));
+		bm_msgf(err, errlen, "modbus server: fcntl on the wake pipe: %s", strerror(errno));
 		srv_free(s);
 		return BM_E_IO;
 	}
@@ -840,7 +831,7 @@ bm_err bm_mbsrv_start(bm_mbsrv **out, const bm_mbsrv_cfg *cfg, const bm_mbsrv_ho
 	if (cfg->rtu.device) {
 		s->device = strdup(cfg->rtu.device);
 		if (!s->device) {
-			set_err(err, errlen, "modbus server: out of memory");
+			bm_msgf(err, errlen, "modbus server: out of memory");
 			srv_free(s);
 			return BM_E_IO;
 		}
@@ -858,7 +849,7 @@ bm_err bm_mbsrv_start(bm_mbsrv **out, const bm_mbsrv_cfg *cfg, const bm_mbsrv_ho
 
 	int rc = pthread_create(&s->thread, NULL, srv_thread, s);
 	if (rc != 0) {
-		set_err(err, errlen, "modbus server: pthread_create: %s", strerror(rc));
+		bm_msgf(err, errlen, "modbus server: pthread_create: %s", strerror(rc));
 		srv_free(s);
 		return BM_E_IO;
 	}

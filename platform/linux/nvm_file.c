@@ -5,6 +5,7 @@
  * open (grown with zeros); every op bounds-checks addr/len against `size`
  * even though the store never asks out of range; errors keep errno text.
  */
+#include "msg.h"
 #include "nvm_file.h"
 
 #include <errno.h>
@@ -19,18 +20,7 @@
 #define O_CLOEXEC 0
 #endif
 
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-{
-	if (!buf || len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static bool in_range(const bm_nvm_file *f, uint32_t addr, size_t len)
 {
@@ -44,7 +34,7 @@ static bm_err file_read(void *ctx, uint32_t addr, void *buf, size_t len)
 	size_t done = 0;
 
 	if (f->fd < 0 || !in_range(f, addr, len)) {
-		set_err(f->err, sizeof f->err, "%s: read of %zu bytes at %lu out of range or closed",
+		bm_msgf(f->err, sizeof f->err, "%s: read of %zu bytes at %lu out of range or closed",
 			f->path, len, (unsigned long)addr);
 		return BM_E_IO;
 	}
@@ -53,7 +43,7 @@ static bm_err file_read(void *ctx, uint32_t addr, void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			set_err(f->err, sizeof f->err, "%s: read at %lu: %s", f->path,
+			bm_msgf(f->err, sizeof f->err, "%s: read at %lu: %s", f->path,
 				(unsigned long)addr + (unsigned long)done, strerror(errno));
 			return BM_E_IO;
 		}
@@ -73,7 +63,7 @@ static bm_err file_write(void *ctx, uint32_t addr, const void *buf, size_t len)
 	size_t done = 0;
 
 	if (f->fd < 0 || !in_range(f, addr, len)) {
-		set_err(f->err, sizeof f->err, "%s: write of %zu bytes at %lu out of range or closed",
+		bm_msgf(f->err, sizeof f->err, "%s: write of %zu bytes at %lu out of range or closed",
 			f->path, len, (unsigned long)addr);
 		return BM_E_IO;
 	}
@@ -82,12 +72,12 @@ static bm_err file_write(void *ctx, uint32_t addr, const void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			set_err(f->err, sizeof f->err, "%s: write at %lu: %s", f->path,
+			bm_msgf(f->err, sizeof f->err, "%s: write at %lu: %s", f->path,
 				(unsigned long)addr + (unsigned long)done, strerror(errno));
 			return BM_E_IO;
 		}
 		if (n == 0) {
-			set_err(f->err, sizeof f->err, "%s: write at %lu made no progress", f->path,
+			bm_msgf(f->err, sizeof f->err, "%s: write at %lu made no progress", f->path,
 				(unsigned long)addr + (unsigned long)done);
 			return BM_E_IO;
 		}
@@ -100,13 +90,13 @@ static bm_err file_sync(void *ctx)
 {
 	bm_nvm_file *f = ctx;
 	if (f->fd < 0) {
-		set_err(f->err, sizeof f->err, "%s: sync on a closed file", f->path);
+		bm_msgf(f->err, sizeof f->err, "%s: sync on a closed file", f->path);
 		return BM_E_IO;
 	}
 	while (fsync(f->fd) != 0) {
 		if (errno == EINTR)
 			continue;
-		set_err(f->err, sizeof f->err, "%s: fsync: %s", f->path, strerror(errno));
+		bm_msgf(f->err, sizeof f->err, "%s: fsync: %s", f->path, strerror(errno));
 		return BM_E_IO;
 	}
 	return BM_OK;
@@ -129,7 +119,7 @@ bm_err bm_nvm_file_open(bm_nvm_file *f, bm_nvm *nvm, const char *dir, const char
 			uint32_t size, char *err, size_t errlen)
 {
 	if (!f || !nvm || !dir || !name || size == 0) {
-		set_err(err, errlen, "nvm file: bad argument (NULL path or size 0)");
+		bm_msgf(err, errlen, "nvm file: bad argument (NULL path or size 0)");
 		if (f)
 			f->fd = -1;
 		return BM_E_INVAL;
@@ -141,47 +131,47 @@ bm_err bm_nvm_file_open(bm_nvm_file *f, bm_nvm *nvm, const char *dir, const char
 	struct stat st;
 	if (stat(dir, &st) != 0) {
 		int e = errno;
-		set_err(err, errlen, "state directory %s: %s", dir, strerror(e));
+		bm_msgf(err, errlen, "state directory %s: %s", dir, strerror(e));
 		return e == ENOENT ? BM_E_NOTFOUND : BM_E_IO;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, "state directory %s: not a directory", dir);
+		bm_msgf(err, errlen, "state directory %s: not a directory", dir);
 		return BM_E_INVAL;
 	}
 	int n = snprintf(f->path, sizeof f->path, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= sizeof f->path) {
-		set_err(err, errlen, "state file %s/%s: path too long", dir, name);
+		bm_msgf(err, errlen, "state file %s/%s: path too long", dir, name);
 		return BM_E_INVAL;
 	}
 
 	bool existed = access(f->path, F_OK) == 0;
 	int fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		set_err(err, errlen, "state file %s: cannot open for writing: %s", f->path,
+		bm_msgf(err, errlen, "state file %s: cannot open for writing: %s", f->path,
 			strerror(errno));
 		return BM_E_IO;
 	}
 	if (fstat(fd, &st) != 0) {
-		set_err(err, errlen, "state file %s: %s", f->path, strerror(errno));
+		bm_msgf(err, errlen, "state file %s: %s", f->path, strerror(errno));
 		close(fd);
 		return BM_E_IO;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "state file %s: not a regular file", f->path);
+		bm_msgf(err, errlen, "state file %s: not a regular file", f->path);
 		close(fd);
 		return BM_E_IO;
 	}
 	f->created = !existed;
 	if ((uint64_t)st.st_size < size) {
 		if (ftruncate(fd, (off_t)size) != 0) {
-			set_err(err, errlen, "state file %s: cannot grow from %lld to %lu bytes: %s",
+			bm_msgf(err, errlen, "state file %s: cannot grow from %lld to %lu bytes: %s",
 				f->path, (long long)st.st_size, (unsigned long)size, strerror(errno));
 			close(fd);
 			return BM_E_IO;
 		}
 		f->grown = !f->created;
 		if (fsync(fd) != 0 || (f->created && sync_dir(dir) != 0)) {
-			set_err(err, errlen, "state file %s: fsync after creating/growing: %s",
+			bm_msgf(err, errlen, "state file %s: fsync after creating/growing: %s",
 				f->path, strerror(errno));
 			close(fd);
 			return BM_E_IO;

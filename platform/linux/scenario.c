@@ -34,6 +34,7 @@
 
 #include <ini.h>
 
+#include "msg.h"
 #include "inilines.h"
 #include "sim.h"
 
@@ -147,16 +148,6 @@ static unsigned input_index(const key_def *k)
 #define PRINTF_LIKE(f, a)
 #endif
 
-static void set_msg(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void set_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ASCII, locale-free. */
 static bool ieq(const char *a, const char *b)
@@ -521,20 +512,20 @@ void bm_sim_default(bm_sim_scenario *sc)
 static bm_err check_harm(const bm_sim_harmonics *hs, const char *sec, const char *key, char *err, size_t errlen)
 {
 	if (hs->n > BM_SIM_MAX_HARMONICS) {
-		set_msg(err, errlen, "[%s] %s: more than %d entries", sec, key, BM_SIM_MAX_HARMONICS);
+		bm_msgf(err, errlen, "[%s] %s: more than %d entries", sec, key, BM_SIM_MAX_HARMONICS);
 		return BM_E_INVAL;
 	}
 	for (unsigned i = 0; i < hs->n; i++) {
 		const bm_sim_harmonic *h = &hs->h[i];
 		if (h->order < 2 || h->order > BM_SIM_MAX_ORDER || !in_range(h->percent, 0, 100) ||
 		    !in_range(h->phase_deg, -360, 360)) {
-			set_msg(err, errlen, "[%s] %s: entry %u: order must be 2..%d, percent 0..100, phase -360..360",
+			bm_msgf(err, errlen, "[%s] %s: entry %u: order must be 2..%d, percent 0..100, phase -360..360",
 			        sec, key, i + 1, BM_SIM_MAX_ORDER);
 			return BM_E_INVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (hs->h[j].order == h->order) {
-				set_msg(err, errlen, "[%s] %s: order %u given twice", sec, key, h->order);
+				bm_msgf(err, errlen, "[%s] %s: order %u given twice", sec, key, h->order);
 				return BM_E_INVAL;
 			}
 	}
@@ -545,29 +536,29 @@ static bm_err check_sensor(const bm_sensor_cfg *s, const char *sec, unsigned p, 
 {
 	const char *in = input_names[p];
 	if ((unsigned)s->type >= BM_SENSOR_COUNT) {
-		set_msg(err, errlen, "[%s] sensor.%s: unknown sensor type", sec, in);
+		bm_msgf(err, errlen, "[%s] sensor.%s: unknown sensor type", sec, in);
 		return BM_E_INVAL;
 	}
 	if (!in_range(s->primary_a, 1, 999999)) {
-		set_msg(err, errlen, "[%s] primary.%s: must be 1..999999 A", sec, in);
+		bm_msgf(err, errlen, "[%s] primary.%s: must be 1..999999 A", sec, in);
 		return BM_E_INVAL;
 	}
 	if (s->type == BM_SENSOR_CT) {
 		if (!in_range(s->secondary, 0.001, 10)) {
-			set_msg(err, errlen, "[%s] secondary.%s: a CT's secondary must be 0.001..10 A", sec, in);
+			bm_msgf(err, errlen, "[%s] secondary.%s: a CT's secondary must be 0.001..10 A", sec, in);
 			return BM_E_INVAL;
 		}
 		if (!in_range(s->primary_a / s->secondary, 1, 10000)) {
-			set_msg(err, errlen, "[%s] primary.%s: CT ratio primary/secondary must be 1..10000", sec, in);
+			bm_msgf(err, errlen, "[%s] primary.%s: CT ratio primary/secondary must be 1..10000", sec, in);
 			return BM_E_INVAL;
 		}
 	} else if (!in_range(s->secondary, 1, 99999)) {
-		set_msg(err, errlen, "[%s] secondary.%s: a %s's secondary must be 1..99999 mV", sec, in,
+		bm_msgf(err, errlen, "[%s] secondary.%s: a %s's secondary must be 1..99999 mV", sec, in,
 		        bm_sensor_name(s->type));
 		return BM_E_INVAL;
 	}
 	if (!in_range(s->nominal_a, 0.001, 999999)) {
-		set_msg(err, errlen, "[%s] nominal.%s: must be 0.001..999999 A", sec, in);
+		bm_msgf(err, errlen, "[%s] nominal.%s: must be 0.001..999999 A", sec, in);
 		return BM_E_INVAL;
 	}
 	return BM_OK;
@@ -576,18 +567,18 @@ static bm_err check_sensor(const bm_sensor_cfg *s, const char *sec, unsigned p, 
 static bm_err check_profile(const bm_sim_circuit *c, const char *sec, char *err, size_t errlen)
 {
 	if (c->n_points < 1 || c->n_points > BM_SIM_MAX_POINTS) {
-		set_msg(err, errlen, "[%s] profile: needs 1..%d points", sec, BM_SIM_MAX_POINTS);
+		bm_msgf(err, errlen, "[%s] profile: needs 1..%d points", sec, BM_SIM_MAX_POINTS);
 		return BM_E_INVAL;
 	}
 	for (unsigned i = 0; i < c->n_points; i++) {
 		const bm_sim_point *pt = &c->profile[i];
 		if (pt->tod_s >= 86400 || (i > 0 && pt->tod_s <= c->profile[i - 1].tod_s)) {
-			set_msg(err, errlen, "[%s] profile: point %u: times must increase within 00:00..23:59:59", sec,
+			bm_msgf(err, errlen, "[%s] profile: point %u: times must increase within 00:00..23:59:59", sec,
 			        i + 1);
 			return BM_E_INVAL;
 		}
 		if (!in_range(pt->percent, -PROFILE_PCT_MAX, PROFILE_PCT_MAX) || !in_range(pt->pf, -1, 1)) {
-			set_msg(err, errlen, "[%s] profile: point %u: percent must be -%g..%g, pf -1..1", sec, i + 1,
+			bm_msgf(err, errlen, "[%s] profile: point %u: percent must be -%g..%g, pf -1..1", sec, i + 1,
 			        PROFILE_PCT_MAX, PROFILE_PCT_MAX);
 			return BM_E_INVAL;
 		}
@@ -602,20 +593,20 @@ static bm_err check_steps(const bm_sim_step *st, unsigned n, unsigned max, const
 {
 	bool binary = k->kind == K_INPUT;
 	if (n > max) {
-		set_msg(err, errlen, "[%s] %s: more than %u steps", sec, k->name, max);
+		bm_msgf(err, errlen, "[%s] %s: more than %u steps", sec, k->name, max);
 		return BM_E_INVAL;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!in_range(st[i].t_s, 0, BM_SIM_MAX_STEP_S) || (i > 0 && st[i].t_s <= st[i - 1].t_s)) {
-			set_msg(err, errlen, "[%s] %s: step %u: times must increase within 0..%g s", sec, k->name, i + 1,
+			bm_msgf(err, errlen, "[%s] %s: step %u: times must increase within 0..%g s", sec, k->name, i + 1,
 			        BM_SIM_MAX_STEP_S);
 			return BM_E_INVAL;
 		}
 		if (binary ? (st[i].value != 0.0 && st[i].value != 1.0) : !in_range(st[i].value, k->lo, k->hi)) {
 			if (binary)
-				set_msg(err, errlen, "[%s] %s: step %u: state must be 0 or 1", sec, k->name, i + 1);
+				bm_msgf(err, errlen, "[%s] %s: step %u: state must be 0 or 1", sec, k->name, i + 1);
 			else
-				set_msg(err, errlen, "[%s] %s: step %u: must be %g..%g %s", sec, k->name, i + 1, k->lo, k->hi,
+				bm_msgf(err, errlen, "[%s] %s: step %u: must be %g..%g %s", sec, k->name, i + 1, k->lo, k->hi,
 				        k->unit);
 			return BM_E_INVAL;
 		}
@@ -627,15 +618,15 @@ static bm_err check_steps(const bm_sim_step *st, unsigned n, unsigned max, const
 static bm_err check_aux(const bm_sim_circuit *c, const char *sec, char *err, size_t errlen)
 {
 	if (c->has_temperature && c->has_residual) {
-		set_msg(err, errlen, "[%s] temperature, residual: " AUX_BOTH, sec);
+		bm_msgf(err, errlen, "[%s] temperature, residual: " AUX_BOTH, sec);
 		return BM_E_INVAL;
 	}
 	if (!c->has_temperature && c->temperature_rise_k != 0.0) {
-		set_msg(err, errlen, "[%s] temperature_rise: " RISE_ALONE, sec);
+		bm_msgf(err, errlen, "[%s] temperature_rise: " RISE_ALONE, sec);
 		return BM_E_INVAL;
 	}
 	if (!c->has_residual && c->n_res_steps > 0) {
-		set_msg(err, errlen, "[%s] residual_steps: " STEPS_ALONE, sec);
+		bm_msgf(err, errlen, "[%s] residual_steps: " STEPS_ALONE, sec);
 		return BM_E_INVAL;
 	}
 	return BM_OK;
@@ -654,14 +645,14 @@ static bm_err check_key(const key_def *k, const void *base, const char *sec, cha
 	}
 	case K_NOMHZ:
 		if (*(const uint8_t *)f != 50 && *(const uint8_t *)f != 60) {
-			set_msg(err, errlen, "[%s] %s: must be 50 or 60", sec, k->name);
+			bm_msgf(err, errlen, "[%s] %s: must be 50 or 60", sec, k->name);
 			return BM_E_INVAL;
 		}
 		return BM_OK;
 	case K_ADCBITS: {
 		uint8_t v = *(const uint8_t *)f;
 		if (v != 0 && (v < 8 || v > 24)) {
-			set_msg(err, errlen, "[%s] %s: must be 0 (off) or 8..24", sec, k->name);
+			bm_msgf(err, errlen, "[%s] %s: must be 0 (off) or 8..24", sec, k->name);
 			return BM_E_INVAL;
 		}
 		return BM_OK;
@@ -706,7 +697,7 @@ static bm_err check_key(const key_def *k, const void *base, const char *sec, cha
 		bm_wiring w;
 		memcpy(&w, f, sizeof w);
 		if ((unsigned)w >= BM_WIRING_COUNT) {
-			set_msg(err, errlen, "[%s] %s: unknown wiring mode", sec, k->name);
+			bm_msgf(err, errlen, "[%s] %s: unknown wiring mode", sec, k->name);
 			return BM_E_INVAL;
 		}
 		return BM_OK;
@@ -715,7 +706,7 @@ static bm_err check_key(const key_def *k, const void *base, const char *sec, cha
 		bm_sim_start st;
 		memcpy(&st, f, sizeof st);
 		if (!start_ok(&st)) {
-			set_msg(err, errlen, "[%s] %s: not a valid date and time (years 1970..2199)", sec, k->name);
+			bm_msgf(err, errlen, "[%s] %s: not a valid date and time (years 1970..2199)", sec, k->name);
 			return BM_E_INVAL;
 		}
 		return BM_OK;
@@ -724,7 +715,7 @@ static bm_err check_key(const key_def *k, const void *base, const char *sec, cha
 		return BM_OK;
 	}
 range:
-	set_msg(err, errlen, "[%s] %s: must be %g..%g%s%s", sec, k->name, k->lo, k->hi, *k->unit ? " " : "",
+	bm_msgf(err, errlen, "[%s] %s: must be %g..%g%s%s", sec, k->name, k->lo, k->hi, *k->unit ? " " : "",
 	        k->unit);
 	return BM_E_INVAL;
 }
@@ -732,11 +723,11 @@ range:
 bm_err bm_sim_validate(const bm_sim_scenario *sc, char *err, size_t errlen)
 {
 	if (!sc) {
-		set_msg(err, errlen, "no scenario");
+		bm_msgf(err, errlen, "no scenario");
 		return BM_E_INVAL;
 	}
 	if (sc->n_circuits < 1 || sc->n_circuits > BM_MAX_CIRCUITS) {
-		set_msg(err, errlen, "needs 1..%d circuits", BM_MAX_CIRCUITS);
+		bm_msgf(err, errlen, "needs 1..%d circuits", BM_MAX_CIRCUITS);
 		return BM_E_INVAL;
 	}
 	for (size_t i = 0; i < N_KEYS; i++) {
@@ -769,7 +760,7 @@ bm_err bm_sim_validate(const bm_sim_scenario *sc, char *err, size_t errlen)
 			return e;
 	}
 	if (sc->input_mask & ~((1u << BM_SIM_MAX_INPUTS) - 1u)) {
-		set_msg(err, errlen, "[inputs] input_mask 0x%02x: only di1..di%d exist", (unsigned)sc->input_mask,
+		bm_msgf(err, errlen, "[inputs] input_mask 0x%02x: only di1..di%d exist", (unsigned)sc->input_mask,
 		        BM_SIM_MAX_INPUTS);
 		return BM_E_INVAL;
 	}
@@ -1487,7 +1478,7 @@ static bm_err finish(parse_ctx *x)
 
 	char msg[200];
 	if (bm_sim_validate(&x->sc, msg, sizeof msg) != BM_OK) {
-		set_msg(x->err, x->errlen, "%s: %s", x->name, msg);
+		bm_msgf(x->err, x->errlen, "%s: %s", x->name, msg);
 		return x->rc = BM_E_INVAL;
 	}
 	bm_meter_cfg cfg;
@@ -1495,7 +1486,7 @@ static bm_err finish(parse_ctx *x)
 	if (bm_sim_meter_config(&x->sc, &cfg) != BM_OK) {
 		bm_cfg_issue is = {"?", "?", -1, -1};
 		(void)bm_config_validate(&cfg, &is);
-		set_msg(x->err, x->errlen, "%s: the meter configuration would be rejected: circuit %d input %d: %s %s",
+		bm_msgf(x->err, x->errlen, "%s: the meter configuration would be rejected: circuit %d input %d: %s %s",
 		        x->name, is.circuit + 1, is.input + 1, is.field ? is.field : "?", is.reason ? is.reason : "?");
 		return x->rc = BM_E_INVAL;
 	}
@@ -1507,12 +1498,12 @@ bm_err bm_sim_load_string(const char *text, const char *name, bm_sim_scenario *o
 	if (!name)
 		name = "<string>";
 	if (!text || !out) {
-		set_msg(err, errlen, "%s: no text or no output", name);
+		bm_msgf(err, errlen, "%s: no text or no output", name);
 		return BM_E_INVAL;
 	}
 	parse_ctx *x = calloc(1, sizeof *x);
 	if (!x) {
-		set_msg(err, errlen, "%s: out of memory", name);
+		bm_msgf(err, errlen, "%s: out of memory", name);
 		return BM_E_NOSPACE;
 	}
 	scenario_blank(&x->sc);
@@ -1523,7 +1514,7 @@ bm_err bm_sim_load_string(const char *text, const char *name, bm_sim_scenario *o
 	int r = ini_parse_stream(reader, x, handler, x);
 	if (r == -2) {
 		free(x);
-		set_msg(err, errlen, "%s: out of memory", name);
+		bm_msgf(err, errlen, "%s: out of memory", name);
 		return BM_E_NOSPACE;
 	}
 	if (r > 0 && (x->rc == BM_OK || r < x->err_line)) {
@@ -1546,19 +1537,19 @@ bm_err bm_sim_load_string(const char *text, const char *name, bm_sim_scenario *o
 bm_err bm_sim_load_file(const char *path, bm_sim_scenario *out, char *err, size_t errlen)
 {
 	if (!path || !out) {
-		set_msg(err, errlen, "no file name or no output");
+		bm_msgf(err, errlen, "no file name or no output");
 		return BM_E_INVAL;
 	}
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		int e = errno;
-		set_msg(err, errlen, "%s: %s", path, strerror(e));
+		bm_msgf(err, errlen, "%s: %s", path, strerror(e));
 		return e == ENOENT ? BM_E_NOTFOUND : BM_E_IO;
 	}
 	char *buf = malloc(MAX_FILE_BYTES + 1);
 	if (!buf) {
 		fclose(f);
-		set_msg(err, errlen, "%s: out of memory", path);
+		bm_msgf(err, errlen, "%s: out of memory", path);
 		return BM_E_NOSPACE;
 	}
 	size_t n = fread(buf, 1, MAX_FILE_BYTES + 1, f);
@@ -1566,13 +1557,13 @@ bm_err bm_sim_load_file(const char *path, bm_sim_scenario *out, char *err, size_
 	fclose(f);
 	bm_err rc;
 	if (rd_err) {
-		set_msg(err, errlen, "%s: read error", path);
+		bm_msgf(err, errlen, "%s: read error", path);
 		rc = BM_E_IO;
 	} else if (n > MAX_FILE_BYTES) {
-		set_msg(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+		bm_msgf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
 		rc = BM_E_FORMAT;
 	} else if (memchr(buf, '\0', n)) {
-		set_msg(err, errlen, "%s: contains a NUL byte (not a text file)", path);
+		bm_msgf(err, errlen, "%s: contains a NUL byte (not a text file)", path);
 		rc = BM_E_FORMAT;
 	} else {
 		buf[n] = '\0';

@@ -38,6 +38,7 @@
  *    after each answer (request_timeout_ms bounds a slow client).
  */
 #define _DEFAULT_SOURCE /* realpath() */
+#include "msg.h"
 #include "web.h"
 
 #include <arpa/inet.h>
@@ -160,17 +161,7 @@ struct bm_web {
 	uint64_t live_ns;
 };
 
-static void set_err(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void set_err(char *buf, size_t len, const char *fmt, ...)
-{
-	if (!buf || len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ns(void)
 {
@@ -208,11 +199,11 @@ static const char *role_name(bm_web_role r)
 static bm_err listen_parse(const char *s, char *opt, size_t optlen, char *err, size_t errlen)
 {
 	if (!s || !*s) {
-		set_err(err, errlen, "web: listen is empty (want [HOST:]PORT, e.g. 127.0.0.1:8080)");
+		bm_msgf(err, errlen, "web: listen is empty (want [HOST:]PORT, e.g. 127.0.0.1:8080)");
 		return BM_E_INVAL;
 	}
 	if (s[0] == '[') {
-		set_err(err, errlen, "web: listen \"%s\": IPv6 addresses are not supported (civetweb built without IPv6)", s);
+		bm_msgf(err, errlen, "web: listen \"%s\": IPv6 addresses are not supported (civetweb built without IPv6)", s);
 		return BM_E_INVAL;
 	}
 	const char *colon = strrchr(s, ':');
@@ -220,20 +211,20 @@ static bm_err listen_parse(const char *s, char *opt, size_t optlen, char *err, s
 	size_t hostlen = colon ? (size_t)(colon - s) : 0;
 	size_t plen = strlen(port);
 	if (plen == 0 || plen > 5 || strspn(port, "0123456789") != plen || atol(port) > 65535) {
-		set_err(err, errlen, "web: listen \"%s\": port must be a number 0..65535 (0 = any free port)", s);
+		bm_msgf(err, errlen, "web: listen \"%s\": port must be a number 0..65535 (0 = any free port)", s);
 		return BM_E_INVAL;
 	}
 	if (colon) {
 		char host[INET_ADDRSTRLEN];
 		struct in_addr a;
 		if (hostlen == 0 || hostlen >= sizeof host) {
-			set_err(err, errlen, "web: listen \"%s\": host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0", s);
+			bm_msgf(err, errlen, "web: listen \"%s\": host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0", s);
 			return BM_E_INVAL;
 		}
 		memcpy(host, s, hostlen);
 		host[hostlen] = '\0';
 		if (inet_pton(AF_INET, host, &a) != 1) {
-			set_err(err, errlen, "web: listen \"%s\": host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0", s);
+			bm_msgf(err, errlen, "web: listen \"%s\": host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0", s);
 			return BM_E_INVAL;
 		}
 		snprintf(opt, optlen, "%s:%ld", host, atol(port));
@@ -250,41 +241,41 @@ static bm_err cfg_validate(const bm_web_cfg *cfg, char *err, size_t errlen)
 	if (e != BM_OK)
 		return e;
 	if (!cfg->accounts_path || !*cfg->accounts_path) {
-		set_err(err, errlen, "web: accounts_path is not set");
+		bm_msgf(err, errlen, "web: accounts_path is not set");
 		return BM_E_INVAL;
 	}
 	if (cfg->admin_password && !*cfg->admin_password) {
-		set_err(err, errlen, "web: admin_password is empty (leave it out to keep the stored one or generate one)");
+		bm_msgf(err, errlen, "web: admin_password is empty (leave it out to keep the stored one or generate one)");
 		return BM_E_INVAL;
 	}
 	if (cfg->user_password && !*cfg->user_password) {
-		set_err(err, errlen, "web: user_password is empty (leave it out to keep the stored one)");
+		bm_msgf(err, errlen, "web: user_password is empty (leave it out to keep the stored one)");
 		return BM_E_INVAL;
 	}
 	/* Written so that NaN fails too. */
 	if (!(cfg->session_idle_s >= 0.0 && cfg->session_idle_s <= IDLE_MAX_S)) {
-		set_err(err, errlen, "web: session_idle_s %g out of range 0..%g (0 = %g)", cfg->session_idle_s, IDLE_MAX_S,
+		bm_msgf(err, errlen, "web: session_idle_s %g out of range 0..%g (0 = %g)", cfg->session_idle_s, IDLE_MAX_S,
 			IDLE_DEFAULT_S);
 		return BM_E_INVAL;
 	}
 	if (cfg->max_body > MAX_BODY_LIMIT) {
-		set_err(err, errlen, "web: max_body %u out of range 0..%u (0 = %u)", cfg->max_body, MAX_BODY_LIMIT,
+		bm_msgf(err, errlen, "web: max_body %u out of range 0..%u (0 = %u)", cfg->max_body, MAX_BODY_LIMIT,
 			MAX_BODY_DEFAULT);
 		return BM_E_INVAL;
 	}
 	if (cfg->threads > THREADS_MAX) {
-		set_err(err, errlen, "web: threads %u out of range 0..%d (0 = %d)", cfg->threads, THREADS_MAX,
+		bm_msgf(err, errlen, "web: threads %u out of range 0..%d (0 = %d)", cfg->threads, THREADS_MAX,
 			THREADS_DEFAULT);
 		return BM_E_INVAL;
 	}
 	if (cfg->assets) {
 		struct stat st;
 		if (stat(cfg->assets, &st) != 0) {
-			set_err(err, errlen, "web: assets folder %s: %s", cfg->assets, strerror(errno));
+			bm_msgf(err, errlen, "web: assets folder %s: %s", cfg->assets, strerror(errno));
 			return BM_E_INVAL;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			set_err(err, errlen, "web: assets %s is not a folder", cfg->assets);
+			bm_msgf(err, errlen, "web: assets %s is not a folder", cfg->assets);
 			return BM_E_INVAL;
 		}
 	}
@@ -317,17 +308,17 @@ static bm_err accounts_load(const char *path, char admin[crypto_pwhash_STRBYTES]
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return BM_OK;
-		set_err(err, errlen, "web: cannot open accounts file %s: %s", path, strerror(errno));
+		bm_msgf(err, errlen, "web: cannot open accounts file %s: %s", path, strerror(errno));
 		return BM_E_IO;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "web: accounts file %s is not a regular file", path);
+		bm_msgf(err, errlen, "web: accounts file %s is not a regular file", path);
 		close(fd);
 		return BM_E_IO;
 	}
 	if (st.st_size > ACCOUNTS_MAX) {
-		set_err(err, errlen, "web: accounts file %s: %lld bytes, more than an accounts file has (%d)", path,
+		bm_msgf(err, errlen, "web: accounts file %s: %lld bytes, more than an accounts file has (%d)", path,
 			(long long)st.st_size, ACCOUNTS_MAX);
 		close(fd);
 		return BM_E_FORMAT;
@@ -345,14 +336,14 @@ static bm_err accounts_load(const char *path, char admin[crypto_pwhash_STRBYTES]
 	int rerr = n < ACCOUNTS_MAX && r < 0 ? errno : 0;
 	close(fd);
 	if (rerr) {
-		set_err(err, errlen, "web: cannot read accounts file %s: %s", path, strerror(rerr));
+		bm_msgf(err, errlen, "web: cannot read accounts file %s: %s", path, strerror(rerr));
 		return BM_E_IO;
 	}
 	buf[n] = '\0';
 
 	bm_err e = BM_OK;
 	if (memchr(buf, '\0', n)) {
-		set_err(err, errlen, "web: %s: contains a NUL byte (not a text file)", path);
+		bm_msgf(err, errlen, "web: %s: contains a NUL byte (not a text file)", path);
 		e = BM_E_FORMAT;
 	}
 	int lineno = 0;
@@ -369,14 +360,14 @@ static bm_err accounts_load(const char *path, char admin[crypto_pwhash_STRBYTES]
 			else if (colon && colon - line == 4 && memcmp(line, "user", 4) == 0)
 				dst = user;
 			if (!dst) {
-				set_err(err, errlen, "web: %s:%d: want \"admin:<hash>\" or \"user:<hash>\"", path, lineno);
+				bm_msgf(err, errlen, "web: %s:%d: want \"admin:<hash>\" or \"user:<hash>\"", path, lineno);
 				e = BM_E_FORMAT;
 			} else if (dst[0]) {
-				set_err(err, errlen, "web: %s:%d: a second line for account \"%.*s\"", path, lineno,
+				bm_msgf(err, errlen, "web: %s:%d: a second line for account \"%.*s\"", path, lineno,
 					(int)(colon - line), line);
 				e = BM_E_FORMAT;
 			} else if (!hash_plausible(colon + 1, strlen(colon + 1))) {
-				set_err(err, errlen, "web: %s:%d: the hash is not a libsodium crypto_pwhash_str string", path,
+				bm_msgf(err, errlen, "web: %s:%d: the hash is not a libsodium crypto_pwhash_str string", path,
 					lineno);
 				e = BM_E_FORMAT;
 			} else {
@@ -413,12 +404,12 @@ static bm_err accounts_store(const char *path, const char *admin, const char *us
 	char text[2 * crypto_pwhash_STRBYTES + 16];
 	int tn = snprintf(text, sizeof text, "admin:%s\n%s%s%s", admin, user[0] ? "user:" : "", user, user[0] ? "\n" : "");
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		set_err(err, errlen, "web: accounts path %s is too long", path);
+		bm_msgf(err, errlen, "web: accounts path %s is too long", path);
 		return BM_E_INVAL;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		set_err(err, errlen, "web: cannot create %s: %s", tmp, strerror(errno));
+		bm_msgf(err, errlen, "web: cannot create %s: %s", tmp, strerror(errno));
 		return BM_E_IO;
 	}
 	/* O_CREAT's mode does not apply to a leftover temp file. */
@@ -431,7 +422,7 @@ static bm_err accounts_store(const char *path, const char *admin, const char *us
 	if (!ok || rename(tmp, path) != 0) {
 		if (ok)
 			saved = errno;
-		set_err(err, errlen, "web: cannot write accounts file %s: %s", path, strerror(saved));
+		bm_msgf(err, errlen, "web: cannot write accounts file %s: %s", path, strerror(saved));
 		unlink(tmp);
 		return BM_E_IO;
 	}
@@ -456,7 +447,7 @@ static bm_err hash_password(char out[crypto_pwhash_STRBYTES], const char *pw, ch
 {
 	if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-		set_err(err, errlen, "web: crypto_pwhash_str failed (out of memory? it needs %u MiB)",
+		bm_msgf(err, errlen, "web: crypto_pwhash_str failed (out of memory? it needs %u MiB)",
 			(unsigned)(crypto_pwhash_MEMLIMIT_INTERACTIVE >> 20));
 		return BM_E_IO;
 	}
@@ -1201,7 +1192,7 @@ bm_err bm_web_start(bm_web **out, const bm_web_cfg *cfg, const bm_web_hooks *hoo
 	if (out)
 		*out = NULL;
 	if (!out || !cfg || !hooks) {
-		set_err(err, errlen, "web: NULL argument (out, cfg or hooks)");
+		bm_msgf(err, errlen, "web: NULL argument (out, cfg or hooks)");
 		return BM_E_INVAL;
 	}
 	bm_err e = cfg_validate(cfg, err, errlen);
@@ -1210,18 +1201,18 @@ bm_err bm_web_start(bm_web **out, const bm_web_cfg *cfg, const bm_web_hooks *hoo
 	char listen[64];
 	(void)listen_parse(cfg->listen, listen, sizeof listen, NULL, 0); /* validated */
 	if (sodium_init() < 0) {
-		set_err(err, errlen, "web: libsodium failed to initialise");
+		bm_msgf(err, errlen, "web: libsodium failed to initialise");
 		return BM_E_IO;
 	}
 	pthread_once(&lib_once, lib_init);
 	if (!lib_ok) {
-		set_err(err, errlen, "web: civetweb failed to initialise (mg_init_library)");
+		bm_msgf(err, errlen, "web: civetweb failed to initialise (mg_init_library)");
 		return BM_E_IO;
 	}
 
 	bm_web *w = calloc(1, sizeof *w);
 	if (!w) {
-		set_err(err, errlen, "web: out of memory");
+		bm_msgf(err, errlen, "web: out of memory");
 		return BM_E_IO;
 	}
 	w->hooks = *hooks;
@@ -1240,14 +1231,14 @@ bm_err bm_web_start(bm_web **out, const bm_web_cfg *cfg, const bm_web_hooks *hoo
 	if (cfg->assets) {
 		w->assets = realpath(cfg->assets, NULL);
 		if (!w->assets) {
-			set_err(err, errlen, "web: assets folder %s: %s", cfg->assets, strerror(errno));
+			bm_msgf(err, errlen, "web: assets folder %s: %s", cfg->assets, strerror(errno));
 			web_free(w);
 			return BM_E_INVAL;
 		}
 		w->assets_len = strlen(w->assets);
 		/* "/" as the folder: every file would be "inside" it. */
 		if (w->assets_len <= 1) {
-			set_err(err, errlen, "web: assets folder %s is the root folder", cfg->assets);
+			bm_msgf(err, errlen, "web: assets folder %s is the root folder", cfg->assets);
 			web_free(w);
 			return BM_E_INVAL;
 		}
@@ -1264,7 +1255,7 @@ bm_err bm_web_start(bm_web **out, const bm_web_cfg *cfg, const bm_web_hooks *hoo
 		e = apply_password(w->hash_admin, cfg->admin_password, &dirty, err, errlen);
 	} else if (!w->hash_admin[0]) {
 		if (!generated) {
-			set_err(err, errlen,
+			bm_msgf(err, errlen,
 				"web: %s holds no admin password and none is configured; a generated one would be shown nowhere",
 				cfg->accounts_path);
 			e = BM_E_INVAL;
@@ -1318,7 +1309,7 @@ bm_err bm_web_start(bm_web **out, const bm_web_cfg *cfg, const bm_web_hooks *hoo
 	w->started = true;
 	pthread_mutex_unlock(&w->lock);
 	if (!w->ctx) {
-		set_err(err, errlen, "web: cannot listen on %s: %s%s%s", cfg->listen,
+		bm_msgf(err, errlen, "web: cannot listen on %s: %s%s%s", cfg->listen,
 			cwerr[0] ? cwerr : "civetweb failed to start", w->start_log[0] ? ": " : "", w->start_log);
 		sodium_memzero(gen, sizeof gen);
 		web_free(w);
